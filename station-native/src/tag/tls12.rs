@@ -1,0 +1,227 @@
+//! TLS 1.2 pieces the station needs to trust a tag before taking a connection over: the PRF key
+//! expansion (RFC 5246 §5, §6.3) for the AES-GCM suites and the decryption of the client's first
+//! application-data record at sequence number 1 (RFC 5288).
+//!
+//! Does not implement a record layer for traffic: after the takeover, TypeScript speaks TLS.
+//! No allocation: callers pass the scratch buffer.
+
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes128Gcm, Aes256Gcm, Nonce, Tag};
+use hmac::{Hmac, Mac};
+use sha2::{Sha256, Sha384};
+
+/// Why a tag's TLS secrets could not be confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The cipher suite named in the tag is not one the station can continue.
+    UnsupportedSuite,
+    /// The record is too short, not application data, or larger than the scratch buffer.
+    Malformed,
+    /// The record did not authenticate under the derived keys at sequence number 1.
+    BadRecordMac,
+}
+
+/// The AEAD and PRF hash of a supported suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// AES-128-GCM with the SHA-256 PRF (0xc02f, 0xc02b, 0x009c).
+    Aes128GcmSha256,
+    /// AES-256-GCM with the SHA-384 PRF (0xc030, 0xc02c, 0x009d).
+    Aes256GcmSha384,
+}
+
+impl Suite {
+    /// The suite for an IANA cipher-suite number, if supported.
+    pub fn from_id(id: u16) -> Option<Suite> {
+        match id {
+            0xc02f | 0xc02b | 0x009c => Some(Suite::Aes128GcmSha256),
+            0xc030 | 0xc02c | 0x009d => Some(Suite::Aes256GcmSha384),
+            _ => None,
+        }
+    }
+
+    fn key_len(self) -> usize {
+        match self {
+            Suite::Aes128GcmSha256 => 16,
+            Suite::Aes256GcmSha384 => 32,
+        }
+    }
+}
+
+/// The client-side write key and implicit IV of a key block.
+#[derive(Clone, Copy)]
+pub struct ClientKeys {
+    /// `client_write_key` (16 or 32 bytes used).
+    pub key: [u8; 32],
+    /// Length of `key` in use.
+    pub key_len: usize,
+    /// `client_write_IV`, the 4-byte implicit nonce part.
+    pub iv: [u8; 4],
+}
+
+/// RFC 5246 P_hash, filling `out`.
+fn p_hash<M: Mac + hmac::KeyInit + Clone>(secret: &[u8], label: &[u8], seed: &[&[u8]], out: &mut [u8]) {
+    let base = <M as hmac::KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
+    // A(1) = HMAC(secret, label || seed)
+    let mut a = {
+        let mut m = base.clone();
+        m.update(label);
+        for s in seed {
+            m.update(s);
+        }
+        m.finalize().into_bytes()
+    };
+    let mut off = 0;
+    while off < out.len() {
+        let mut m = base.clone();
+        m.update(&a);
+        m.update(label);
+        for s in seed {
+            m.update(s);
+        }
+        let block = m.finalize().into_bytes();
+        let n = (out.len() - off).min(block.len());
+        out[off..off + n].copy_from_slice(&block[..n]);
+        off += n;
+        let mut m = base.clone();
+        m.update(&a);
+        a = m.finalize().into_bytes();
+    }
+}
+
+/// TLS 1.2 key expansion: the client write key and IV of
+/// `PRF(master_secret, "key expansion", server_random || client_random)`.
+pub fn client_keys(suite: Suite, master_secret: &[u8; 48], client_random: &[u8; 32], server_random: &[u8; 32]) -> ClientKeys {
+    // Block layout: client key, server key, client IV (4), server IV (4).
+    let mut block = [0u8; 72];
+    let kl = suite.key_len();
+    let need = &mut block[..2 * kl + 8];
+    let seed: [&[u8]; 2] = [server_random, client_random];
+    match suite {
+        Suite::Aes128GcmSha256 => p_hash::<Hmac<Sha256>>(master_secret, b"key expansion", &seed, need),
+        Suite::Aes256GcmSha384 => p_hash::<Hmac<Sha384>>(master_secret, b"key expansion", &seed, need),
+    }
+    let mut key = [0u8; 32];
+    key[..kl].copy_from_slice(&block[..kl]);
+    let mut iv = [0u8; 4];
+    iv.copy_from_slice(&block[2 * kl..2 * kl + 4]);
+    ClientKeys { key, key_len: kl, iv }
+}
+
+/// Decrypts a whole TLS 1.2 AES-GCM application-data record (header included) sent by the client
+/// at sequence number `seq`, writing the plaintext into `scratch`; returns its length.
+///
+/// # Errors
+/// [`VerifyError::Malformed`] for a record that is not one complete application-data record or
+/// does not fit `scratch`; [`VerifyError::BadRecordMac`] when it does not authenticate.
+pub fn open_record(suite: Suite, keys: &ClientKeys, seq: u64, record: &[u8], scratch: &mut [u8]) -> Result<usize, VerifyError> {
+    if record.len() < 5 + 8 + 16 || record[0] != 0x17 {
+        return Err(VerifyError::Malformed);
+    }
+    let body_len = usize::from(u16::from_be_bytes([record[3], record[4]]));
+    if body_len + 5 != record.len() {
+        return Err(VerifyError::Malformed);
+    }
+    let pt_len = body_len - 8 - 16;
+    if pt_len > scratch.len() {
+        return Err(VerifyError::Malformed);
+    }
+    let mut nonce = [0u8; 12];
+    nonce[..4].copy_from_slice(&keys.iv);
+    nonce[4..].copy_from_slice(&record[5..13]);
+    let mut aad = [0u8; 13];
+    aad[..8].copy_from_slice(&seq.to_be_bytes());
+    aad[8] = 0x17;
+    aad[9..11].copy_from_slice(&record[1..3]);
+    aad[11..13].copy_from_slice(&(pt_len as u16).to_be_bytes());
+    let buf = &mut scratch[..pt_len];
+    buf.copy_from_slice(&record[13..13 + pt_len]);
+    let tag_bytes: [u8; 16] = record[13 + pt_len..].try_into().map_err(|_| VerifyError::Malformed)?;
+    let ok = match suite {
+        Suite::Aes128GcmSha256 => {
+            let c = <Aes128Gcm as KeyInit>::new_from_slice(&keys.key[..16]).map_err(|_| VerifyError::Malformed)?;
+            c.decrypt_inout_detached(&Nonce::from(nonce), &aad, buf.into(), &Tag::from(tag_bytes)).is_ok()
+        }
+        Suite::Aes256GcmSha384 => {
+            let c = <Aes256Gcm as KeyInit>::new_from_slice(&keys.key[..32]).map_err(|_| VerifyError::Malformed)?;
+            c.decrypt_inout_detached(&Nonce::from(nonce), &aad, buf.into(), &Tag::from(tag_bytes)).is_ok()
+        }
+    };
+    if ok { Ok(pt_len) } else { Err(VerifyError::BadRecordMac) }
+}
+
+/// Finds the `X-Proto:` header in a decrypted tagged request and base64-decodes its value
+/// (`iv12 || AES-GCM(ClientToStation)`) into `out`. Returns the decoded length.
+pub fn find_xproto(plaintext: &[u8], out: &mut [u8]) -> Option<usize> {
+    const NEEDLE: &[u8] = b"\r\nX-Proto: ";
+    let start = plaintext.windows(NEEDLE.len()).position(|w| w == NEEDLE)? + NEEDLE.len();
+    let rest = &plaintext[start..];
+    let end = rest.windows(2).position(|w| w == b"\r\n")?;
+    base64_decode(&rest[..end], out)
+}
+
+/// Standard-alphabet base64 with optional `=` padding; `None` on any other byte or overflow.
+fn base64_decode(input: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    let mut n = 0usize;
+    let mut pad = 0usize;
+    for &c in input {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => {
+                pad += 1;
+                continue;
+            }
+            _ => return None,
+        };
+        if pad > 0 {
+            return None; // data after padding
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            if n >= out.len() {
+                return None;
+            }
+            out[n] = (acc >> bits) as u8;
+            n += 1;
+        }
+    }
+    if pad > 2 { None } else { Some(n) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_padded_and_unpadded_values() {
+        let mut out = [0u8; 16];
+        assert_eq!(base64_decode(b"aGVsbG8=", &mut out), Some(5));
+        assert_eq!(&out[..5], b"hello");
+        assert_eq!(base64_decode(b"aGVsbG8", &mut out), Some(5));
+        assert_eq!(base64_decode(b"aGV*", &mut out), None);
+        assert_eq!(base64_decode(b"aGVsbG8=x", &mut out), None);
+    }
+
+    #[test]
+    fn finds_the_xproto_header_value() {
+        let mut out = [0u8; 16];
+        let n = find_xproto(b"GET / HTTP/1.1\r\nHost: a\r\nX-Proto: aGk=\r\nX-Ignore: ##", &mut out);
+        assert_eq!(n, Some(2));
+        assert_eq!(&out[..2], b"hi");
+        assert_eq!(find_xproto(b"GET / HTTP/1.1\r\nHost: a\r\nX-Ignore: ##", &mut out), None);
+    }
+
+    #[test]
+    fn unsupported_suites_are_named() {
+        assert_eq!(Suite::from_id(0xcca8), None);
+        assert_eq!(Suite::from_id(0xc02f), Some(Suite::Aes128GcmSha256));
+    }
+}
