@@ -31,6 +31,8 @@ export const TLS_ERROR_ALERTS = {
   ERR_TLS_DOWNGRADE: AlertDescription.illegal_parameter,
   /** The server chose a value we did not offer or that is invalid. */
   ERR_TLS_ILLEGAL_PARAMETER: AlertDescription.illegal_parameter,
+  /** The server's parameters are unacceptable (e.g. a non-empty renegotiation_info). */
+  ERR_TLS_HANDSHAKE_FAILURE: AlertDescription.handshake_failure,
   /** The server chose a cipher suite we offered for the fingerprint but cannot run. */
   ERR_TLS_UNSUPPORTED_SUITE: AlertDescription.handshake_failure,
   /** The server answered with an extension we did not offer or cannot honour. */
@@ -61,6 +63,8 @@ export const TLS_ERROR_ALERTS = {
   ERR_TLS_INVALID_STATE: null,
   /** A ClientHello profile that cannot be built (e.g. a TLS 1.3 key share, not built yet). */
   ERR_TLS_UNSUPPORTED_PROFILE: null,
+  /** A bug or an unexpected failure inside this library (reported, never swallowed). */
+  ERR_TLS_INTERNAL: AlertDescription.internal_error,
   /** The connection was destroyed by its owner. */
   ERR_TLS_DESTROYED: null,
 } as const satisfies Record<string, AlertDescription | null>;

@@ -1,0 +1,125 @@
+/**
+ * Cuts a TLS byte stream, arriving in chunks of any size, into records (RFC 5246 §6.2.1).
+ *
+ * Sans-IO: `push` bytes in, take records out with `next`. The header is checked as soon as its
+ * five bytes are in, so garbage (an HTTP answer, a wrong protocol) fails at once instead of
+ * waiting for a length that will never come. A record body is a view into the pushed chunk when
+ * it lies in one chunk; only records that cross chunks are copied.
+ *
+ * No decryption here (see `record-layer.ts`).
+ *
+ * @module
+ */
+import { TlsError } from './errors.js';
+import { ContentType, MAX_CIPHERTEXT, RECORD_HEADER_LENGTH } from './wire.js';
+
+/** One record as framed on the wire. */
+export interface RawRecord {
+  /** Content type from the header. */
+  contentType: number;
+  /** Version field from the header. */
+  version: number;
+  /** The record body (ciphertext once protection is on). */
+  body: Uint8Array;
+}
+
+const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(ContentType));
+
+/**
+ * Record framer for one direction of a connection.
+ *
+ * @example
+ * ```ts
+ * const d = new RecordDeframer()
+ * d.push(chunk)
+ * for (let rec = d.next(); rec !== null; rec = d.next()) handle(rec)
+ * ```
+ */
+export class RecordDeframer {
+  #chunks: Uint8Array[] = [];
+  #length = 0;
+
+  /** Bytes buffered that do not yet form a whole record. */
+  get buffered(): number {
+    return this.#length;
+  }
+
+  /**
+   * Add bytes from the transport.
+   *
+   * @param chunk - any number of bytes; kept by reference, so do not modify it afterwards.
+   */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+  }
+
+  /**
+   * Take the next whole record, if one is buffered.
+   *
+   * @returns the record, or null when more bytes are needed.
+   * @throws TlsError `ERR_TLS_UNEXPECTED_MESSAGE` for an unknown content type, `ERR_TLS_DECODE`
+   *   for a version that is not 3.x, `ERR_TLS_RECORD_OVERFLOW` for a body over 2^14 + 2048.
+   */
+  next(): RawRecord | null {
+    if (this.#length < RECORD_HEADER_LENGTH) {
+      // Check what we have of the header early: garbage should fail without waiting.
+      if (this.#length > 0) checkType(this.#peek(0));
+      if (this.#length > 1 && this.#peek(1) !== 3) throw notTls(this.#peek(1));
+      return null;
+    }
+    const contentType = this.#peek(0);
+    checkType(contentType);
+    const version = (this.#peek(1) << 8) | this.#peek(2);
+    if (version >>> 8 !== 3) throw notTls(version >>> 8);
+    const length = (this.#peek(3) << 8) | this.#peek(4);
+    if (length > MAX_CIPHERTEXT) {
+      throw new TlsError('ERR_TLS_RECORD_OVERFLOW', `record length ${length} exceeds 2^14 + 2048`, { context: { length } });
+    }
+    if (this.#length < RECORD_HEADER_LENGTH + length) return null;
+    const record = this.#take(RECORD_HEADER_LENGTH + length);
+    return { contentType, version, body: record.subarray(RECORD_HEADER_LENGTH) };
+  }
+
+  #peek(i: number): number {
+    for (const c of this.#chunks) {
+      if (i < c.length) return c[i]!;
+      i -= c.length;
+    }
+    return 0; // unreachable: callers check #length first
+  }
+
+  #take(n: number): Uint8Array {
+    const first = this.#chunks[0]!;
+    let out: Uint8Array;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+    } else {
+      out = new Uint8Array(n);
+      let off = 0;
+      while (off < n) {
+        const c = this.#chunks[0]!;
+        const k = Math.min(c.length, n - off);
+        out.set(c.subarray(0, k), off);
+        off += k;
+        if (k === c.length) this.#chunks.shift();
+        else this.#chunks[0] = c.subarray(k);
+      }
+    }
+    this.#length -= n;
+    return out;
+  }
+}
+
+function checkType(type: number): void {
+  if (!KNOWN_TYPES.has(type)) {
+    throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', `unknown record content type ${type}`, { context: { contentType: type } });
+  }
+}
+
+function notTls(major: number): TlsError {
+  return new TlsError('ERR_TLS_DECODE', 'record version is not TLS (major version 3)', { context: { major } });
+}
