@@ -1,0 +1,197 @@
+//! The worker pipeline end to end on synthetic captures: exactly the tagged flows come out, with
+//! the TCP state a takeover needs; bad input is counted and bounded.
+
+use std::sync::Arc;
+
+use tapdance_station_native::capture::pcap::{PcapFile, PcapWriter};
+use tapdance_station_native::counters::Counters;
+use tapdance_station_native::pipeline::{Config, TakenRegistry, TaggedFlow, Worker};
+use tapdance_station_native::replay::replay;
+use tapdance_station_native::tag::testkit::{TestRng, random_payload, tagged_record};
+use tapdance_station_native::tag::StationKey;
+use tapdance_station_native::testkit::{ConvSpec, Endpoint, Seg, conversation, frame, realistic_mix, syn_options};
+use tapdance_station_native::wire::LinkType;
+use tapdance_station_native::wire::tcp::{ACK, PSH, SYN};
+
+fn key() -> StationKey {
+    StationKey::from_secret([0x42; 32])
+}
+
+fn worker(capacity: usize) -> (Worker, Arc<Counters>) {
+    let c = Arc::new(Counters::default());
+    let cfg = Config { flow_capacity: capacity, ..Config::default() };
+    (Worker::new(cfg, vec![StationKey::from_secret([1; 32]), key()], Arc::clone(&c), Arc::new(TakenRegistry::default())), c)
+}
+
+#[test]
+fn a_realistic_mix_yields_exactly_its_tagged_flows_with_their_tcp_state() {
+    let (pcap, convs) = realistic_mix(11, 300, 7, key().public());
+    let mut file = PcapFile::from_bytes(pcap).unwrap();
+    let r = replay(&mut file, vec![StationKey::from_secret([1; 32]), key()], Config::default(), 1).unwrap();
+    assert!(!convs.is_empty());
+    assert_eq!(r.tagged.len(), convs.len(), "{:?}", r.counters);
+    for conv in &convs {
+        let t: &TaggedFlow = r.tagged.iter().find(|t| Some(t.payload.conn_id) == conv.conn_id).expect("reported");
+        assert_eq!(t.key_index, 1);
+        assert!(t.ack_seen);
+        assert_eq!(t.flow.key.client_port, conv.client.port);
+        assert_eq!(t.flow.key.server_port, 443);
+        assert_eq!(t.flow.v6, conv.client.v6);
+        assert_eq!(t.flow.client.next_seq, conv.first_app_end);
+        assert_eq!(t.flow.tagged_end, conv.first_app_end);
+        assert_eq!(t.flow.server.next_seq, conv.server_next);
+        assert_eq!(t.flow.server.ack, conv.first_app_end);
+        assert_eq!(t.flow.server.tsval, conv.server_tsval);
+        assert_eq!((t.flow.client_syn.mss, t.flow.client_syn.wscale, t.flow.client_syn.sack_permitted, t.flow.client_syn.timestamps), (1460, Some(7), true, true));
+        assert_eq!((t.flow.server_syn.mss, t.flow.server_syn.wscale), (1460, Some(7)));
+        assert_eq!(t.flow.server.window, 509);
+        assert_eq!(t.xproto, b"xproto-bytes");
+    }
+    let c = r.counters;
+    assert_eq!(c.tags_found, convs.len() as u64);
+    assert_eq!(c.tagged_flows, convs.len() as u64);
+    // every :443 flow was checked exactly once (port-80 flows are never tracked)
+    let tls_flows = (0..300).filter(|i| i % 10 != 3).count() as u64;
+    assert_eq!(c.syns, tls_flows);
+    assert_eq!(c.tag_checks, tls_flows);
+    assert!(c.other_ports > 0);
+}
+
+#[test]
+fn a_flow_is_checked_exactly_once_even_when_more_records_follow() {
+    let (mut w, c) = worker(64);
+    let mut rng = TestRng::new(3);
+    let conv = conversation(&mut rng, Endpoint::v4([10, 0, 0, 1], 5555), Endpoint::v4([10, 0, 0, 2], 443), &ConvSpec { station_public: None, download: 5000, vlan: None, start_ns: 1 });
+    let mut out = vec![];
+    for (t, f) in &conv.frames {
+        w.process(*t, LinkType::Ethernet, f, &mut |x| out.push(x));
+    }
+    // replay the first app-data frame again: the flow is gone, nothing is checked twice
+    let app = conv.frames.iter().find(|(_, f)| f.len() > 600 && f[66] == 0x17).unwrap();
+    w.process(app.0 + 1, LinkType::Ethernet, &app.1, &mut |x| out.push(x));
+    assert_eq!(c.snapshot().tag_checks, 1);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn the_ack_wait_is_bounded_when_the_decoy_ack_never_comes() {
+    let (mut w, c) = worker(64);
+    let mut rng = TestRng::new(4);
+    let conv = conversation(&mut rng, Endpoint::v4([10, 0, 0, 1], 5555), Endpoint::v4([10, 0, 0, 2], 443), &ConvSpec { station_public: Some(key().public()), download: 0, vlan: None, start_ns: 1_000_000_000 });
+    let mut out = vec![];
+    let n = conv.frames.len();
+    for (t, f) in &conv.frames[..n - 1] {
+        w.process(*t, LinkType::Ethernet, f, &mut |x| out.push(x));
+    }
+    assert!(out.is_empty());
+    let last = conv.frames[n - 2].0;
+    w.tick(last + 100_000_000, &mut |x| out.push(x));
+    assert!(out.is_empty(), "still waiting inside the bound");
+    w.tick(last + 300_000_000, &mut |x| out.push(x));
+    assert_eq!(out.len(), 1);
+    assert!(!out[0].ack_seen);
+    assert_eq!(c.snapshot().takeover_ack_timeout, 1);
+}
+
+#[test]
+fn a_syn_flood_fills_the_table_then_everything_is_counted_and_evicted() {
+    let (mut w, c) = worker(1024);
+    let server = Endpoint::v4([192, 0, 2, 1], 443);
+    let mut out = vec![];
+    for i in 0..5000u32 {
+        let client = Endpoint::v4([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 1000 + (i % 50000) as u16);
+        let f = frame(&client, &server, &Seg { seq: i, flags: SYN, window: 1000, options: syn_options(1460, 1, 0, 7), ..Seg::default() }, &[]);
+        w.process(1_000_000_000 + u64::from(i), LinkType::Ethernet, &f, &mut |x| out.push(x));
+    }
+    let s = c.snapshot();
+    assert_eq!(s.syns, 5000);
+    assert_eq!(s.flows_created, 1024);
+    assert_eq!(s.table_full, 5000 - 1024);
+    assert_eq!(s.flows_tracked, 1024);
+    let mem = w.table_memory();
+    // after the handshake timeout every half-open flow is evicted and new flows fit again
+    w.tick(1_000_000_000 + 11_000_000_000, &mut |x| out.push(x));
+    let s = c.snapshot();
+    assert_eq!(s.flows_evicted, 1024);
+    assert_eq!(s.flows_tracked, 0);
+    assert_eq!(w.table_memory(), mem);
+    let f = frame(&Endpoint::v4([10, 9, 9, 9], 999), &server, &Seg { seq: 1, flags: SYN, window: 1000, ..Seg::default() }, &[]);
+    w.process(12_000_000_000, LinkType::Ethernet, &f, &mut |x| out.push(x));
+    assert_eq!(c.snapshot().flows_created, 1025);
+}
+
+#[test]
+fn truncated_frames_fragments_ip_options_and_bogus_tls_are_counted_without_a_crash() {
+    let (mut w, c) = worker(64);
+    let client = Endpoint::v4([10, 0, 0, 1], 5555);
+    let server = Endpoint::v4([10, 0, 0, 2], 443);
+    let syn = frame(&client, &server, &Seg { seq: 1, flags: SYN, window: 1000, options: syn_options(1460, 1, 0, 7), ..Seg::default() }, &[]);
+    let mut out = vec![];
+    for cut in 0..syn.len() {
+        w.process(1, LinkType::Ethernet, &syn[..cut], &mut |x| out.push(x));
+    }
+    let s = c.snapshot();
+    assert_eq!(s.packets, syn.len() as u64);
+    assert_eq!(s.truncated + s.not_ip, syn.len() as u64, "{s:?}");
+    // a fragment
+    let mut frag = syn.clone();
+    frag[14 + 6] = 0x20; // MF
+    w.process(2, LinkType::Ethernet, &frag, &mut |x| out.push(x));
+    assert_eq!(c.snapshot().fragments, 1);
+    // IPv4 options: insert 4 bytes of NOP options after the 20-byte header
+    let mut opt = syn[..34].to_vec();
+    opt[14] = 0x46;
+    let tot = u16::from_be_bytes([opt[16], opt[17]]) + 4;
+    opt[16..18].copy_from_slice(&tot.to_be_bytes());
+    opt.extend_from_slice(&[1, 1, 1, 0]);
+    opt.extend_from_slice(&syn[34..]);
+    w.process(3, LinkType::Ethernet, &opt, &mut |x| out.push(x));
+    let s = c.snapshot();
+    assert_eq!((s.ip_options, s.syns, s.flows_created), (1, 1, 1));
+    // bogus TLS: a record claiming 60000 bytes
+    let data = frame(&client, &server, &Seg { seq: 2, ack: 1, flags: PSH | ACK, window: 1000, ..Seg::default() }, &[0x17, 3, 3, 0xea, 0x60, 1, 2, 3]);
+    w.process(4, LinkType::Ethernet, &data, &mut |x| out.push(x));
+    assert_eq!(c.snapshot().tls_bogus, 1);
+    assert_eq!(c.snapshot().flows_tracked, 0);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn a_record_whose_tag_opens_but_whose_tls_secrets_are_wrong_is_not_reported() {
+    let (mut w, c) = worker(64);
+    let mut rng = TestRng::new(9);
+    let client = Endpoint::v4([10, 0, 0, 1], 5555);
+    let server = Endpoint::v4([10, 0, 0, 2], 443);
+    let p = random_payload(&mut rng, 0xc02f);
+    let (mut rec, _) = tagged_record(&mut rng, &key().public(), &p, None);
+    let n = rec.len();
+    rec[n - 1] ^= 0x80; // the record's GCM tag (outside the stego bytes)
+    let syn = frame(&client, &server, &Seg { seq: 1, flags: SYN, window: 1000, ..Seg::default() }, &[]);
+    let data = frame(&client, &server, &Seg { seq: 2, ack: 1, flags: PSH | ACK, window: 1000, ..Seg::default() }, &rec);
+    let mut out = vec![];
+    w.process(1, LinkType::Ethernet, &syn, &mut |x| out.push(x));
+    w.process(2, LinkType::Ethernet, &data, &mut |x| out.push(x));
+    let s = c.snapshot();
+    assert_eq!((s.tag_checks, s.tags_found, s.verify_bad_mac, s.tagged_flows), (1, 1, 1, 0));
+    assert!(out.is_empty());
+}
+
+#[test]
+fn pcap_files_cut_anywhere_end_in_an_error_not_a_panic() {
+    let (pcap, _) = realistic_mix(5, 5, 1, key().public());
+    for cut in [0usize, 3, 23, 24, 30, 100, pcap.len() / 2, pcap.len() - 1] {
+        match PcapFile::from_bytes(pcap[..cut].to_vec()) {
+            Err(e) => assert_eq!(e.code, "ERR_CAPTURE_FILE"),
+            Ok(mut f) => {
+                let r = f.for_each(&mut |_, _, _| {});
+                assert!(cut == 24 || r.is_err(), "cut {cut}");
+            }
+        }
+    }
+    let mut w = PcapWriter::new(1);
+    w.push(5, &[1, 2, 3]);
+    let mut f = PcapFile::from_bytes(w.into_bytes()).unwrap();
+    let mut seen = vec![];
+    f.for_each(&mut |t, l, b| seen.push((t, l, b.to_vec()))).unwrap();
+    assert_eq!(seen, vec![(0, LinkType::Ethernet, vec![1, 2, 3])]);
+}
