@@ -1,9 +1,9 @@
 //! Packet sources behind one trait: the AF_PACKET ring (live, default), pcap/pcapng files
 //! (replay, tests, benchmarks) and PF_RING (loaded at run time).
 
-// pub mod afpacket;
+pub mod afpacket;
 pub mod pcap;
-// pub mod pfring;
+pub mod pfring;
 
 use crate::wire::LinkType;
 
