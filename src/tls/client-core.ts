@@ -96,6 +96,8 @@ export interface NegotiatedParameters {
   extendedMasterSecret: boolean;
   /** The ECDHE group, or null for RSA key transport. */
   group: number | null;
+  /** The scheme of the ServerKeyExchange signature, or null for RSA key transport. */
+  signatureScheme: number | null;
 }
 
 /** The session secrets TapDance puts in the tag, and the derived key block. */
@@ -126,7 +128,7 @@ interface HandshakeContext {
   statusPromised: boolean;
   certificate?: X509Certificate;
   serverKey?: KeyObject;
-  ecdhe?: { pair: EcdheKeyPair; serverPublic: Uint8Array };
+  ecdhe?: { pair: EcdheKeyPair; serverPublic: Uint8Array; scheme: number };
   certificateRequested: boolean;
   masterSecret?: Buffer;
 }
@@ -604,7 +606,7 @@ export class ClientCore {
     if (!verifySignature(hs.serverKey!, ske.scheme, signed, ske.signature)) {
       throw new TlsError('ERR_TLS_BAD_SIGNATURE', 'ServerKeyExchange signature does not verify', { context: { scheme: ske.scheme } });
     }
-    hs.ecdhe = { pair: generateEcdhe(ske.group), serverPublic: ske.publicKey };
+    hs.ecdhe = { pair: generateEcdhe(ske.group), serverPublic: ske.publicKey, scheme: ske.scheme };
   }
 
   /** Build [Certificate] ClientKeyExchange ChangeCipherSpec Finished and switch keys. */
@@ -657,6 +659,7 @@ export class ClientCore {
       peerCertificate: hs.certificate!,
       extendedMasterSecret: hs.ems,
       group: hs.ecdhe?.pair.group ?? null,
+      signatureScheme: hs.ecdhe?.scheme ?? null,
     };
     this.#hs = undefined; // drop the transcript and ephemeral key
     this.#state = 'Traffic';

@@ -16,7 +16,7 @@ import { Duplex } from 'node:stream';
 import type { X509Certificate } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { CipherSuiteInfo } from './cipher-suites.js';
-import { ClientCore, type ClientCoreOptions, type TlsSecrets } from './client-core.js';
+import { ClientCore, type ClientCoreOptions, type NegotiatedParameters, type TlsSecrets } from './client-core.js';
 import { TlsError } from './errors.js';
 import { MAX_PLAINTEXT } from './wire.js';
 
@@ -129,6 +129,11 @@ export class TlsConnection extends Duplex {
     } catch (err) {
       this.#fail(err instanceof TlsError ? err : new TlsError('ERR_TLS_INTERNAL', 'could not start the handshake', { cause: err }));
     }
+  }
+
+  /** Everything the handshake settled (suite, ALPN, certificate, group, signature scheme). */
+  get negotiatedParameters(): NegotiatedParameters {
+    return this.#negotiated();
   }
 
   /** The negotiated cipher suite (after the handshake). */
@@ -358,7 +363,7 @@ export class TlsConnection extends Duplex {
     this.transport.on('error', () => {});
   }
 
-  #negotiated(): NonNullable<ClientCore['negotiated']> {
+  #negotiated(): NegotiatedParameters {
     const n = this.#core.negotiated;
     if (n === undefined) throw new TlsError('ERR_TLS_INVALID_STATE', 'the handshake has not finished');
     return n;
