@@ -86,7 +86,7 @@ export class NetnsSet {
    *
    * @throws {@link TestbedError} `ERR_TESTBED_FOREIGN_NETNS` or `ERR_TESTBED_COMMAND`.
    */
-  ip(ns: string, args: readonly string[], options?: RunOptions): Promise<ExecResult> {
+  async ip(ns: string, args: readonly string[], options?: RunOptions): Promise<ExecResult> {
     this.assertOwned(ns);
     return run(['ip', '-n', ns, ...args], options);
   }

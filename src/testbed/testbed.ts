@@ -313,9 +313,9 @@ export class Testbed {
    * @returns stdout and stderr.
    * @throws {@link TestbedError} `ERR_TESTBED_FOREIGN_NETNS`, `ERR_TESTBED_STATE`, `ERR_TESTBED_COMMAND`.
    */
-  exec(where: Where, cmd: string, args: readonly string[] = [], options?: RunOptions): Promise<ExecResult> {
-    const ns = this.netns(where);
+  async exec(where: Where, cmd: string, args: readonly string[] = [], options?: RunOptions): Promise<ExecResult> {
     this.#assertUp();
+    const ns = this.netns(where);
     return this.#set.exec(ns, cmd, args, options);
   }
 
@@ -326,8 +326,8 @@ export class Testbed {
    * @throws {@link TestbedError} `ERR_TESTBED_FOREIGN_NETNS`, `ERR_TESTBED_STATE`.
    */
   spawn(where: Where, cmd: string, args: readonly string[] = [], options: SpawnOptions = {}): ChildProcess {
-    const ns = this.netns(where);
     this.#assertUp();
+    const ns = this.netns(where);
     return this.#set.spawn(ns, cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
   }
 
@@ -484,8 +484,8 @@ export class Testbed {
    * @throws {@link TestbedError} `ERR_TESTBED_CHILD` when tcpdump does not start.
    */
   async capture(where: Where, options: Omit<CaptureOptions, 'path'> & { path?: string }): Promise<Capture> {
-    const ns = this.netns(where);
     this.#assertUp();
+    const ns = this.netns(where);
     const path = options.path ?? join(this.workDir, 'pcap', `${ns}-${options.iface}-${Date.now()}.pcap`);
     mkdirSync(join(path, '..'), { recursive: true });
     const cap = await startCapture((cmd, args) => this.#set.spawn(ns, cmd, args), { ...options, path });
@@ -501,8 +501,8 @@ export class Testbed {
    * @throws {@link TestbedError} as {@link Testbed.exec}.
    */
   async linkStats(where: Where, iface?: string): Promise<LinkStats[]> {
-    const ns = this.netns(where);
     this.#assertUp();
+    const ns = this.netns(where);
     const { stdout } = await this.#set.ip(ns, ['-s', '-j', 'link', 'show', ...(iface === undefined ? [] : ['dev', iface])]);
     return parseLinkStats(stdout);
   }
