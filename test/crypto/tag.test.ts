@@ -148,3 +148,18 @@ t.test('seal rejects masks outside 0xc0 and low-order station keys', async (t) =
   t.throws(() => sealTag(new Uint8Array(31), randomPayload()), InvalidArgumentError);
   t.throws(() => openTag(randomBytes(180), [new Uint8Array(31)]), InvalidArgumentError);
 });
+
+// After gotapdance utils_test.go TestObfuscationRandomness: representative bits look uniform.
+t.test('every representative bit, including the two randomised ones, is set about half the time', async (t) => {
+  const station = generateStationKeyPair();
+  const n = 1000;
+  const counts = new Array<number>(256).fill(0);
+  const payload = encodeTagPayload(randomPayload());
+  for (let i = 0; i < n; i++) {
+    const { tag } = sealTag(station.publicKey, payload);
+    for (let bit = 0; bit < 256; bit++) if (tag[bit >> 3]! & (1 << (bit & 7))) counts[bit]!++;
+  }
+  // Binomial(1000, 1/2): σ ≈ 15.8; 400..600 is a ±6.3σ bound for each of 256 bits.
+  const off = counts.map((c, bit) => [bit, c] as const).filter(([, c]) => c < 400 || c > 600);
+  t.same(off, [], 'no bit outside 400..600 of 1000');
+});
