@@ -41,6 +41,7 @@ fn a_realistic_mix_yields_exactly_its_tagged_flows_with_their_tcp_state() {
         assert_eq!(t.flow.tagged_end, conv.first_app_end);
         assert_eq!(t.flow.server.next_seq, conv.server_next);
         assert_eq!(t.flow.server.ack, conv.first_app_end);
+        assert_eq!(t.flow.client.ack, conv.server_next, "the client acknowledged the decoy's data");
         assert_eq!(t.flow.server.tsval, conv.server_tsval);
         assert_eq!((t.flow.client_syn.mss, t.flow.client_syn.wscale, t.flow.client_syn.sack_permitted, t.flow.client_syn.timestamps), (1460, Some(7), true, true));
         assert_eq!((t.flow.server_syn.mss, t.flow.server_syn.wscale), (1460, Some(7)));

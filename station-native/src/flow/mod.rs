@@ -81,6 +81,8 @@ pub struct DirState {
     pub last_ns: u64,
     /// A FIN or RST was seen in this direction.
     pub closed: bool,
+    /// `ack` holds a real acknowledgment (serial comparison needs a first value).
+    pub acked: bool,
 }
 
 /// Serial-number comparison (RFC 1982): true when `a` is after `b`.
@@ -96,8 +98,9 @@ impl DirState {
             self.next_seq = end;
         }
         if let Some(a) = ack {
-            if self.last_ns == 0 || !seq_after(self.ack, a) {
+            if !self.acked || !seq_after(self.ack, a) {
                 self.ack = a;
+                self.acked = true;
             }
         }
         self.window = window;
