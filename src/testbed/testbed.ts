@@ -188,7 +188,8 @@ export class Testbed {
   #impairment: Required<Impairment> = { delayMs: 0, lossPercent: 0, rateKbit: 0 };
   #delayLine: DelayLine | undefined;
   #ca: TestCa | undefined;
-  readonly #decoys = new Map<number, Decoy>();
+  /** Running decoy servers by `index:port` (a decoy may run several, on different ports). */
+  readonly #decoys = new Map<string, Decoy>();
   readonly #covert = new Set<CovertServices>();
   readonly #captures = new Set<Capture>();
 
@@ -383,7 +384,8 @@ export class Testbed {
   /**
    * Start nginx as decoy `index` (TLS on 443 and plain HTTP on 80 by default) with a
    * certificate for `decoy<i>.test` and the decoy's address from the testbed's CA. Timeouts
-   * not given keep nginx's defaults, as on a real decoy.
+   * not given keep nginx's defaults, as on a real decoy. A decoy can run several servers with
+   * different settings on different ports (give the second one `httpPort: 0`).
    *
    * @param options - see {@link DecoyOptions}.
    * @returns the running decoy.
@@ -394,16 +396,19 @@ export class Testbed {
     const index = options.index ?? 0;
     const address = this.addresses.decoys[index];
     if (address === undefined) throw new RangeError(`"index" expected 0…${this.addresses.decoys.length - 1}, got ${index}`);
-    if (this.#decoys.has(index)) throw new TestbedError('ERR_TESTBED_STATE', `testbed ${this.id}: decoy ${index} already runs nginx`);
+    const port = options.port ?? 443;
+    const httpPort = options.httpPort ?? 80;
+    const key = `${index}:${port}`;
+    if (this.#decoys.has(key)) {
+      throw new TestbedError('ERR_TESTBED_STATE', `testbed ${this.id}: decoy ${index} already serves port ${port}`, { context: { index, port } });
+    }
     const servername = `decoy${index}.test`;
     const ca = this.#pki();
     const leaf = ca.issue({ commonName: servername, ipAddresses: [address], keyKind: options.keyKind ?? 'rsa' });
-    const port = options.port ?? 443;
-    const httpPort = options.httpPort ?? 80;
     let nginx: NginxServer;
     try {
       nginx = await startNginx({
-        prefix: join(this.workDir, `nginx-decoy${index}`), netns: this.netns(`decoy${index}`),
+        prefix: join(this.workDir, `nginx-decoy${index}-${port}`), netns: this.netns(`decoy${index}`),
         listen: [
           {
             address, port, ssl: true, ...(options.http2 ? { http2: true } : {}),
@@ -424,7 +429,7 @@ export class Testbed {
         : new TestbedError('ERR_TESTBED_CHILD', `testbed: decoy ${index}: ${(err as Error).message}`, { cause: err });
     }
     const decoy: Decoy = { index, address, port, httpPort, servername, ca: ca.root.cert, caPath: ca.root.certPath, nginx };
-    this.#decoys.set(index, decoy);
+    this.#decoys.set(key, decoy);
     return decoy;
   }
 

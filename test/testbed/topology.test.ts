@@ -1,6 +1,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { Testbed, TCP, tcpSegments, contentSha256 } from '../../src/testbed/index.js';
+import { waitReady } from '../../src/testbed/node-child.js';
 
 const probe = new URL('./fixtures/probe.ts', import.meta.url);
 const tb = await Testbed.up({ decoys: 2 });
@@ -66,6 +67,52 @@ t.test('the station tap sees both directions of a client-decoy TCP connection', 
   t.equal(syn?.dstMac, tb.routerClientMac);
   // Each packet is mirrored exactly once (ingress only): no duplicate SYN.
   t.equal(c2d.filter((s) => s.flags === TCP.SYN).length, 1);
+});
+
+t.test('the station injects through its uplink with the decoy as source, unmirrored', async (t) => {
+  // SNAT in the station stands in for a raw socket: the datagram leaves s-inj carrying the
+  // decoy's address, and the router must forward it to the client (rp_filter off on r-inj).
+  await tb.exec('station', 'nft', ['-f', '-'], { input: [
+    'table ip td_spoof {',
+    '  chain post {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    `    ip daddr ${tb.addresses.client} udp dport 9999 snat to ${decoy.address}`,
+    '  }',
+    '}',
+  ].join('\n') + '\n' });
+  t.teardown(() => tb.exec('station', 'nft', ['delete', 'table', 'ip', 'td_spoof']));
+  const tapCap = await tb.capture('station', { iface: tb.interfaces.stationTap, filter: 'udp' });
+  const injCap = await tb.capture('router', { iface: tb.interfaces.routerInject, filter: 'udp' });
+  const recv = tb.spawnNode('client', probe, ['udp-recv', '9999']);
+  const got = new Promise<Record<string, unknown>>((resolve) => {
+    void waitReady(recv, 'udp receiver', 30_000, resolve).then(async () => {
+      await tb.runNode('station', probe, ['udp-send', tb.addresses.client, '9999', 'from the station']);
+    });
+  });
+  const msg = await got;
+  t.same(msg, { from: decoy.address, data: 'from the station' }, 'client saw the decoy as sender');
+  const inj = await injCap.stop();
+  t.ok(inj.records.some((r) => Buffer.from(r.data).includes('from the station')), 'it crossed the router on r-inj');
+  const tap = await tapCap.stop();
+  t.notOk(tap.records.some((r) => Buffer.from(r.data).includes('from the station')), 'and was not mirrored back to the tap');
+});
+
+t.test('decoy options reach nginx: HTTP/2, a small receive window, a short header timeout', async (t) => {
+  const alt = await tb.startDecoy({ index: 1, port: 8443, httpPort: 0, http2: true, rcvbuf: 4096, clientHeaderTimeout: 1 });
+  await t.rejects(tb.startDecoy({ index: 1, port: 8443 }), { code: 'ERR_TESTBED_STATE' }, 'one server per decoy port');
+  const h2 = await run('client', 'tls', alt.address, '8443', alt.servername, alt.caPath, 'h2');
+  t.equal(h2.alpn, 'h2');
+  const cap = await tb.capture('station', { iface: tb.interfaces.stationTap, filter: 'tcp port 8443 or tcp port 443' });
+  await run('client', 'connect', alt.address, '8443', '1');
+  await run('client', 'connect', alt.address, '443', '1');
+  const synacks = tcpSegments(await cap.stop()).filter((s) => s.flags === (TCP.SYN | TCP.ACK));
+  const small = synacks.find((s) => s.srcPort === 8443);
+  const normal = synacks.find((s) => s.srcPort === 443);
+  t.ok(small !== undefined && normal !== undefined);
+  t.ok((small?.window ?? 1e9) < (normal?.window ?? 0) / 4, `window ${small?.window} with rcvbuf 4096 vs ${normal?.window}`);
+  // With nginx's default (60 s) this would outlast the 20 s limit and reject.
+  const idle = (await tb.runNode('client', probe, ['idle', alt.address, '8443'], { timeoutMs: 20_000 })).stdout;
+  t.same(JSON.parse(idle), { closed: true }, 'an idle connection is closed by the 1 s header timeout');
 });
 
 t.test('the kernel-path set-up gave the tap the router client port MAC', async (t) => {
