@@ -42,14 +42,8 @@ pub fn first_app_data(payload: &[u8]) -> Scan<'_> {
             None => return Scan::NotYet,
         }
     }
-    if rest.is_empty() { Scan::NotYet } else { Scan::Bogus.min_if_partial(rest) }
-}
-
-impl Scan<'_> {
-    /// A partial header (< 5 bytes) at the end is not evidence of anything.
-    fn min_if_partial(self, rest: &[u8]) -> Self {
-        if (0x14..=0x18).contains(&rest[0]) { Scan::NotYet } else { Scan::Bogus }
-    }
+    // A partial header (< 5 bytes) with a plausible content type is not evidence of anything.
+    if rest.first().is_none_or(|ct| (0x14..=0x18).contains(ct)) { Scan::NotYet } else { Scan::Bogus }
 }
 
 #[cfg(test)]
