@@ -1,7 +1,8 @@
 /**
- * Entry script of the router's delay line: reads IP packets from a tun descriptor (opened by
- * the Perl opener of `delay-line.ts`, passed as `--tun-fd=N`), holds each for the current
- * delay, and writes it back into the tun device, from where the router forwards it on.
+ * Entry script of the router's delay line: reads packets (each a virtio-net header and an IP
+ * packet, possibly a GSO super-packet) from a tun descriptor opened by the Perl opener of
+ * `delay-line.ts` and passed as `--tun-fd=N`, holds each for the current delay, and writes it
+ * back unchanged into the tun device, from where the router forwards it on.
  *
  * Usage: `node delay-line-main.js --delay-ms N --tun-fd=N`. Prints
  * `{"event":"ready"}` once reading; reads JSON lines on stdin: `{"delayMs":N}` changes the
@@ -40,7 +41,8 @@ function main(): void {
     timer = setTimeout(release, Math.max(0, Math.ceil(due - performance.now())));
   };
 
-  const scratch = Buffer.allocUnsafe(65536);
+  // A GSO super-packet is up to 64 KiB plus the 10-byte virtio-net header.
+  const scratch = Buffer.allocUnsafe(65536 + 1024);
   const loop = (): void => {
     read(fd, scratch, 0, scratch.length, null, (err, n) => {
       if (err !== null) {

@@ -118,15 +118,23 @@ export class DelayQueue {
 
 /**
  * Perl program that opens `/dev/net/tun`, attaches it to the interface named by its first
- * argument (IFF_TUN | IFF_NO_PI), keeps the descriptor open across exec, and execs the rest of
- * its arguments with `--tun-fd=N` appended.
+ * argument, keeps the descriptor open across exec, and execs the rest of its arguments with
+ * `--tun-fd=N` appended.
+ *
+ * Flags: IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, and TUNSETOFFLOAD with checksum and TSO
+ * offloads, so the kernel hands over whole GSO super-packets (up to 64 KiB) behind a 10-byte
+ * virtio-net header instead of segmenting them; the delay line writes each one back unchanged,
+ * header included. One read per 64 KiB instead of per 1.5 KiB is what makes it fast enough
+ * for bulk transfers.
  */
 export const TUN_OPENER = [
   'use strict; use Fcntl;',
   'my ($name, @cmd) = @ARGV;',
   'sysopen(my $fh, "/dev/net/tun", O_RDWR) or die "open /dev/net/tun: $!\\n";',
-  // struct ifreq: 16-byte name, then short flags (IFF_TUN 0x1 | IFF_NO_PI 0x1000), padded to 40.
-  'ioctl($fh, 0x400454ca, pack("Z16 s x22", $name, 0x1001)) or die "TUNSETIFF $name: $!\\n";',
+  // struct ifreq: 16-byte name, then short flags (IFF_TUN 0x1 | IFF_NO_PI 0x1000 | IFF_VNET_HDR 0x4000), padded to 40.
+  'ioctl($fh, 0x400454ca, pack("Z16 s x22", $name, 0x5001)) or die "TUNSETIFF $name: $!\\n";',
+  // TUNSETOFFLOAD takes its argument by value: TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6.
+  'ioctl($fh, 0x400454d0, 7) or die "TUNSETOFFLOAD: $!\\n";',
   'fcntl($fh, F_SETFD, 0) or die "fcntl: $!\\n";',
   'exec { $cmd[0] } @cmd, "--tun-fd=" . fileno($fh) or die "exec $cmd[0]: $!\\n";',
 ].join(' ');
