@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 import { Testbed } from '../../src/testbed/index.js';
-import { nativeAvailable, stationPublicKey } from '../../src/station/native.js';
+import { nativeAvailable, replayCapture, stationPublicKey } from '../../src/station/native.js';
 
 type Line = Record<string, unknown> & { event: string };
 
@@ -59,8 +59,17 @@ if (process.getuid?.() !== 0 || !nativeAvailable()) {
 
     const stationChild = tb.spawnNode('station', new URL('./fixtures/station-main.ts', import.meta.url), [secret.toString('hex'), tb.interfaces.stationTap, '2']);
     const station = lines(stationChild);
+    const stationCounters = (): Promise<Line> => station.waitFor((l) => l.event === 'counters', 10_000, 'counters');
     t.teardown(() => void stationChild.kill('SIGKILL'));
     await station.waitFor((l) => l.event === 'ready', 20_000, 'station ready');
+
+    // Record the mirror as the station sees it, for the replay check at the end.
+    const capture = await tb.capture('station', { iface: tb.interfaces.stationTap, filter: 'tcp' });
+    const plain = lines(tb.spawnNode('client', new URL('./fixtures/client-main.ts', import.meta.url), [
+      decoy.address, String(decoy.port), decoy.servername, decoy.caPath, 'none', '0',
+    ]));
+    const plainDone = await plain.waitFor((l) => l.event === 'done' || l.event === 'error', 20_000, 'untagged client');
+    t.match(plainDone.status, /^HTTP\/1\.1 200/, 'an untagged flow is left alone and nginx answers it');
 
     const clientChild = tb.spawnNode('client', new URL('./fixtures/client-main.ts', import.meta.url), [
       decoy.address, String(decoy.port), decoy.servername, decoy.caPath, pub.toString('hex'), '3',
@@ -100,10 +109,21 @@ if (process.getuid?.() !== 0 || !nativeAvailable()) {
       if (lingering) await new Promise((r) => setTimeout(r, 100));
     }
     t.notOk(lingering, 'the decoy no longer holds the flow');
+    // The same traffic, recorded from the tap, replays to exactly the tagged flow and its state.
+    await capture.stop();
+    const replayed = replayCapture(capture.path, [secret]);
+    t.equal(replayed.tagged.length, 1, 'exactly the tagged flow');
+    const rf = replayed.tagged[0]!.flow;
+    t.equal(rf.clientPort, flow.clientPort);
+    for (const k of ['taggedEnd', 'serverNextSeq', 'serverAck', 'clientIsn', 'serverIsn', 'clientMss', 'clientWscale', 'serverWscale'] as const) {
+      t.equal(rf[k], flow[k], `replayed ${k} matches the live takeover`);
+    }
+    t.equal(replayed.counters.tag_checks, 2, 'both flows were checked once');
     stationChild.stdin!.end();
-    const counters = (await station.waitFor((l) => l.event === 'counters', 10_000, 'counters')).counters as Record<string, number>;
+    const counters = (await stationCounters()).counters as Record<string, number>;
     t.equal(counters.takeovers, 1);
     t.equal(counters.tags_found, 1);
+    t.equal(counters.tag_checks, 2, 'the untagged flow was checked once too');
     t.ok(counters.rsts_sent >= 1);
     t.equal(counters.takeover_failed_socket, 0);
   });
