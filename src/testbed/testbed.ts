@@ -44,7 +44,7 @@ import {
 export type StationMode =
   /** Kernel path: net-setup with the tap given the router's client-port MAC. */
   | 'kernel'
-  /** Tun path: net-setup without the MAC, with `tdtun0` as an extra input interface. */
+  /** Tun path: net-setup without the MAC, with `IFACE.stationTun` (`tdtun0`) as an extra input interface. */
   | 'tun'
   /** Nothing beyond the topology (mirrored frames stay PACKET_OTHERHOST). */
   | 'none';
@@ -250,7 +250,7 @@ export class Testbed {
     if (mode !== 'none') {
       this.netSetupOptions = {
         tap: IFACE.stationTap, netns: n.station, stateDir: this.workDir,
-        ...(mode === 'kernel' ? { tapMac: this.routerClientMac } : { extraInterfaces: ['tdtun0'] }),
+        ...(mode === 'kernel' ? { tapMac: this.routerClientMac } : { extraInterfaces: [IFACE.stationTun] }),
         exec: async (argv, input) => {
           const [cmd, ...args] = argv as [string, ...string[]];
           return (await this.#set.exec(n.station, cmd, args, input === undefined ? {} : { input })).stdout;

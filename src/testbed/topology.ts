@@ -49,6 +49,8 @@ export const IFACE = Object.freeze({
   covert: 'v0',
   /** Tun device of the router's delay line (exists while a delay is set). */
   delayTun: 'tdl0',
+  /** Name the station's tun path uses for its re-injection device (net-setup's extra interface in `tun` mode). */
+  stationTun: 'tdtun0',
 });
 
 /**

@@ -167,3 +167,20 @@ t.test('bad options are rejected before anything is created', async (t) => {
   await t.rejects(Testbed.up({ impairment: { delayMs: -1 } }), RangeError);
   t.same(ownMarkers(), before, 'no testbed started');
 });
+
+t.test('station modes: tun keeps the tap MAC and adds the tun device; none leaves the station bare', async (t) => {
+  const tun = await Testbed.up({ station: 'tun' });
+  t.teardown(() => tun.down());
+  const [tap] = await tun.linkStats('station', tun.interfaces.stationTap);
+  t.not(tap?.mac, tun.routerClientMac, 'tap keeps its own MAC: mirrored frames stay PACKET_OTHERHOST');
+  const nft = (await tun.exec('station', 'nft', ['list', 'table', 'inet', 'tapdance'])).stdout;
+  t.match(nft, /iifname \{ "s-tap", "tdtun0" \}/);
+  t.same(tun.netSetupOptions?.extraInterfaces, [tun.interfaces.stationTun]);
+  t.ok((tun.netSetupReport?.changed ?? 0) > 0, 'net-setup ran');
+  const none = await Testbed.up({ station: 'none' });
+  t.teardown(() => none.down());
+  t.equal(none.netSetupOptions, undefined);
+  await t.rejects(none.exec('station', 'nft', ['list', 'table', 'inet', 'tapdance']), { code: 'ERR_TESTBED_COMMAND' });
+  const rules = (await none.exec('station', 'ip', ['rule', 'show'])).stdout;
+  t.notMatch(rules, /fwmark/);
+});
