@@ -1,0 +1,280 @@
+/**
+ * One TapDance flow: a TCP + TLS connection to a decoy whose first application-data record is the
+ * tagged request, answered by the station that took the connection over.
+ *
+ * Steps (SPEC.md "Establishing a flow"): connect to the decoy with Nagle off; TLS handshake with
+ * the decoy; seal the tag (master secret, randoms, suite, connection id) for the station's key;
+ * build the incomplete request over the next record's keystream and write it as exactly one
+ * record in one TCP segment; wait for the station's first framed StationToClient. When no station
+ * answers, the client completes the request so that the decoy answers it like any browser's
+ * (the give-up path) and reports `ERR_STATION_NO_RESPONSE`.
+ *
+ * A flow knows nothing of sessions, upload budgets or reconnects; `session.ts` does.
+ *
+ * @module
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { connectTls, type ConnectTlsOptions, type TlsConnection } from '../tls/connection.js';
+import { TlsError } from '../tls/errors.js';
+import { sealTag, encodeTagPayload, DEFAULT_TAG_FLAGS, type TagKey } from '../crypto/tag.js';
+import { encodeXProto } from '../protocol/xproto.js';
+import { buildTaggedRequest } from '../protocol/tagged-request.js';
+import { giveUpCompletion, systemRandomInt } from '../protocol/padding.js';
+import { FrameDecoder, type Frame } from '../protocol/framing.js';
+import { decodeStationToClient, C2S_Transition, S2C_Transition, ErrorReasonS2C, type StationToClient } from '../protocol/messages.js';
+import { ClientError } from './errors.js';
+
+/** Where a flow goes: the decoy's TLS name and address. */
+export interface DecoyTarget {
+  /** Name for SNI, Host and certificate checks. */
+  serverName: string;
+  /** IP address to connect to. */
+  address: string;
+  /** TCP port (443 for every public decoy). */
+  port: number;
+}
+
+/** Opens the TCP connection to a decoy (e.g. through TOR_PT_PROXY). Must resolve connected. */
+export type TcpConnector = (address: string, port: number, signal: AbortSignal) => Promise<Duplex>;
+
+/** What the tag's X-Proto asks of the station. */
+export interface FlowRequest {
+  /** SESSION_INIT (station's default proxy) or SESSION_COVERT_INIT (with `covertAddress`). */
+  transition: C2S_Transition.C2S_SESSION_INIT | C2S_Transition.C2S_SESSION_COVERT_INIT;
+  /** `host:port` the station should connect to. */
+  covertAddress?: string | undefined;
+  /** Generation of the client's ClientConf (the station sends a newer one). */
+  generation: number;
+}
+
+/** Options of {@link openFlow}. */
+export interface FlowOptions {
+  decoy: DecoyTarget;
+  /** The station's X25519 public key (per-decoy key or the ClientConf default). */
+  stationPublicKey: Uint8Array;
+  /** The session's 16-byte connection id (the same on every flow of a session). */
+  connectionId: Uint8Array;
+  request: FlowRequest;
+  /** The answer the station must give: SESSION_INIT / COVERT_INIT, or CONFIRM_RECONNECT on a redial. */
+  expect: S2C_Transition;
+  /** TLS options toward the decoy (profile, `ca`, `pinnedCertificate`, …); `serverName` comes from `decoy`. */
+  tls?: Omit<ConnectTlsOptions, 'serverName' | 'handshakeTimeoutMs' | 'allowHalfOpen'> | undefined;
+  /** TCP connector; default a direct `net.connect`. */
+  connect?: TcpConnector | undefined;
+  /** Deadline for TCP and TLS to the decoy, ms. Default random 11175–14231 like the public client. */
+  decoyDeadlineMs?: number | undefined;
+  /** How long to wait for the station after the tag. Default max(2 × handshake time, 2000 ms). */
+  stationTimeoutMs?: number | undefined;
+  /** Representative bits randomised in the tag (default 0xc0). */
+  topBitsMask?: number | undefined;
+  /** Tag flags (default 0x01: type-length framing). */
+  flags?: number | undefined;
+  /** Largest protobuf frame accepted from the station. */
+  maxProtobufLength?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Milliseconds each step took. */
+export interface FlowTimings {
+  tcpMs: number;
+  tlsMs: number;
+  /** From writing the tag until the station's first message. */
+  stationMs: number;
+}
+
+/** An established flow, paused, with whatever arrived after the station's first message. */
+export interface TapDanceFlow {
+  tls: TlsConnection;
+  /** The station's first message (already checked against `expect`). */
+  init: StationToClient;
+  /** The decoder holding any partial frame that followed the first message. */
+  decoder: FrameDecoder;
+  /** Whole frames that arrived right behind the first message. */
+  pending: Frame[];
+  /** Key of the tag (also the X-Proto key). */
+  tagKey: TagKey;
+  timings: FlowTimings;
+}
+
+const DECOY_DEADLINE_RANGE = [11_175, 14_231] as const;
+const GIVE_UP_CLOSE_RANGE = [11_175, 14_231] as const;
+const STATION_TIMEOUT_FLOOR_MS = 2_000;
+
+function directConnect(address: string, port: number, signal: AbortSignal): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = netConnect({ host: address, port, noDelay: true, allowHalfOpen: true, signal });
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+function abortError(signal: AbortSignal, deadline: AbortSignal): ClientError {
+  return deadline.aborted && !signal.aborted
+    ? new ClientError('ERR_DIAL_TIMEOUT', 'the decoy did not complete TCP and TLS in time')
+    : new ClientError('ERR_DIAL_ABORTED', 'the dial was aborted', { cause: signal.reason });
+}
+
+/**
+ * Open one flow: connect, handshake, tag, and wait for the station.
+ *
+ * @param options - see {@link FlowOptions}
+ * @returns the flow, its transport paused, once the station's expected first message arrived
+ * @throws {@link ClientError} `ERR_DECOY_CONNECT` (TCP/TLS), `ERR_DIAL_TIMEOUT`, `ERR_DIAL_ABORTED`,
+ *   `ERR_STATION_NO_RESPONSE` (after completing the request for the decoy), `ERR_STATION_REFUSED`
+ *   (S2C_ERROR), `ERR_STATION_PROTOCOL` (anything else unexpected)
+ */
+export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
+  const outer = options.signal ?? new AbortController().signal;
+  if (outer.aborted) throw new ClientError('ERR_DIAL_ABORTED', 'the dial was aborted', { cause: outer.reason });
+  const deadlineMs = options.decoyDeadlineMs ?? systemRandomInt(DECOY_DEADLINE_RANGE[0], DECOY_DEADLINE_RANGE[1]);
+  const deadline = AbortSignal.timeout(deadlineMs);
+  const signal = AbortSignal.any([outer, deadline]);
+  const { decoy } = options;
+
+  const t0 = performance.now();
+  let transport: Duplex;
+  try {
+    transport = await (options.connect ?? directConnect)(decoy.address, decoy.port, signal);
+  } catch (err) {
+    if (signal.aborted) throw abortError(outer, deadline);
+    throw new ClientError('ERR_DECOY_CONNECT', `TCP to decoy ${decoy.serverName} failed: ${(err as Error).message}`,
+      { cause: err, context: { decoy: decoy.serverName } });
+  }
+  const t1 = performance.now();
+  const onAbort = (): void => { transport.destroy(); };
+  signal.addEventListener('abort', onAbort, { once: true });
+  let tls: TlsConnection;
+  try {
+    tls = await connectTls(transport, { ...options.tls, serverName: decoy.serverName, handshakeTimeoutMs: 0, allowHalfOpen: true });
+  } catch (err) {
+    if (signal.aborted) throw abortError(outer, deadline);
+    throw new ClientError('ERR_DECOY_CONNECT', `TLS to decoy ${decoy.serverName} failed: ${(err as Error).message}`,
+      { cause: err, context: { decoy: decoy.serverName, tls: (err as TlsError).code } });
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  const t2 = performance.now();
+  if (outer.aborted) {
+    tls.destroy();
+    throw new ClientError('ERR_DIAL_ABORTED', 'the dial was aborted', { cause: outer.reason });
+  }
+
+  const secrets = tls.secrets();
+  const { tag, key } = sealTag(options.stationPublicKey, encodeTagPayload({
+    flags: options.flags ?? DEFAULT_TAG_FLAGS,
+    cipherSuite: secrets.suite,
+    masterSecret: secrets.masterSecret,
+    serverRandom: secrets.serverRandom,
+    clientRandom: secrets.clientRandom,
+    connectionId: options.connectionId,
+  }), options.topBitsMask === undefined ? {} : { topBitsMask: options.topBitsMask });
+  const xProto = encodeXProto(key.aesKey, {
+    decoyListGeneration: options.request.generation,
+    stateTransition: options.request.transition,
+    ...(options.request.covertAddress === undefined ? {} : { covertAddress: options.request.covertAddress }),
+  });
+  const request = buildTaggedRequest({ host: decoy.serverName, xProto, tag, keystream: (n) => tls.nextRecordKeystream(n) });
+  try {
+    await tls.writeRecord(request);
+  } catch (err) {
+    tls.destroy();
+    throw new ClientError('ERR_DECOY_CONNECT', 'writing the tagged request failed', { cause: err });
+  }
+  const t3 = performance.now();
+  const waitMs = options.stationTimeoutMs ?? Math.max(2 * (t2 - t0), STATION_TIMEOUT_FLOOR_MS);
+  const decoder = new FrameDecoder(options.maxProtobufLength === undefined ? {} : { maxProtobufLength: options.maxProtobufLength });
+  const { init, pending } = await awaitStation(tls, decoder, options.expect, waitMs, outer);
+  return {
+    tls, init, decoder, pending, tagKey: key,
+    timings: { tcpMs: t1 - t0, tlsMs: t2 - t1, stationMs: performance.now() - t3 },
+  };
+}
+
+/** Read until the first frame; it must be the expected StationToClient. */
+function awaitStation(tls: TlsConnection, decoder: FrameDecoder, expect: S2C_Transition, waitMs: number,
+  signal: AbortSignal): Promise<{ init: StationToClient; pending: Frame[] }> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (err: ClientError | null, value?: { init: StationToClient; pending: Frame[] }): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      tls.off('data', onData);
+      tls.off('end', onEnd);
+      tls.off('error', onError);
+      signal.removeEventListener('abort', onAbort);
+      if (err === null) {
+        tls.pause();
+        resolve(value!);
+      } else {
+        reject(err);
+      }
+    };
+    const fail = (err: ClientError): void => {
+      tls.destroy();
+      finish(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      let frames: Frame[];
+      try {
+        frames = decoder.push(chunk);
+      } catch (err) {
+        fail(new ClientError('ERR_STATION_PROTOCOL', 'the station sent an invalid frame', { cause: err }));
+        return;
+      }
+      const first = frames[0];
+      if (first === undefined) return;
+      if (first.type !== 'protobuf') {
+        fail(new ClientError('ERR_STATION_PROTOCOL', 'the station sent data before its first message'));
+        return;
+      }
+      let init: StationToClient;
+      try {
+        init = decodeStationToClient(first.message);
+      } catch (err) {
+        fail(new ClientError('ERR_STATION_PROTOCOL', 'the station\'s first message does not decode', { cause: err }));
+        return;
+      }
+      if (init.stateTransition === S2C_Transition.S2C_ERROR) {
+        const reason = init.errReason ?? ErrorReasonS2C.NO_ERROR;
+        fail(new ClientError('ERR_STATION_REFUSED', `the station refused the session: ${ErrorReasonS2C[reason] ?? reason}`,
+          { context: { reason: ErrorReasonS2C[reason] ?? reason } }));
+        return;
+      }
+      if (init.stateTransition !== expect) {
+        fail(new ClientError('ERR_STATION_PROTOCOL',
+          `the station answered ${S2C_Transition[init.stateTransition ?? 0] ?? init.stateTransition}, expected ${S2C_Transition[expect]}`,
+          { context: { got: init.stateTransition, expected: expect } }));
+        return;
+      }
+      finish(null, { init, pending: frames.slice(1) });
+    };
+    const onEnd = (): void => fail(new ClientError('ERR_STATION_NO_RESPONSE', 'the decoy closed the connection; no station answered'));
+    const onError = (err: Error): void => fail(new ClientError('ERR_STATION_NO_RESPONSE', 'the connection failed before a station answered', { cause: err }));
+    const onAbort = (): void => fail(new ClientError('ERR_DIAL_ABORTED', 'the dial was aborted', { cause: signal.reason }));
+    const timer = setTimeout(() => {
+      giveUp(tls);
+      finish(new ClientError('ERR_STATION_NO_RESPONSE', `no station answered within ${Math.round(waitMs)} ms`, { context: { waitMs: Math.round(waitMs) } }));
+    }, waitMs);
+    tls.on('data', onData);
+    tls.once('end', onEnd);
+    tls.once('error', onError);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Complete the request so that the decoy answers it normally, read its answer, and close a while
+ * later, as a browser that lost interest would: the flow must not look abandoned mid-request.
+ */
+function giveUp(tls: TlsConnection): void {
+  tls.on('error', () => {});
+  tls.on('data', () => {});
+  tls.write(giveUpCompletion());
+  setTimeout(() => tls.destroy(), systemRandomInt(GIVE_UP_CLOSE_RANGE[0], GIVE_UP_CLOSE_RANGE[1])).unref();
+}

@@ -1,0 +1,174 @@
+/**
+ * The station's end of one taken-over TLS flow: a Duplex of plaintext over the repaired TCP
+ * socket, continuing the client's TLS 1.2 session from the secrets in its tag.
+ *
+ * The client's Finished and ours (really the decoy's) used sequence number 0 in each direction,
+ * and the tagged request is the client's record 1, so reading starts by opening that record and
+ * writing starts at sequence 1. There is no handshake here: a ClientHello, renegotiation or
+ * ChangeCipherSpec on a taken-over flow is a protocol error.
+ *
+ * @module
+ */
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { RecordDeframer } from '../tls/record-deframer.js';
+import { createSessionFromSecrets, type SessionFromSecrets } from '../tls/record-layer.js';
+import { ContentType, AlertDescription, MAX_PLAINTEXT } from '../tls/wire.js';
+import { TlsError } from '../tls/errors.js';
+
+/** Secrets of the flow, as decoded from the tag. */
+export interface FlowSecrets {
+  suite: number;
+  masterSecret: Uint8Array;
+  clientRandom: Uint8Array;
+  serverRandom: Uint8Array;
+}
+
+const ALERT_WARNING = 1;
+
+/**
+ * Plaintext Duplex over a taken-over socket.
+ *
+ * Reading yields the client's application data after the tagged record; `end()` sends
+ * close_notify and a FIN; `closeWriteRaw()` sends only a FIN.
+ */
+export class FlowTls extends Duplex {
+  /** The repaired TCP socket. */
+  readonly socket: Socket;
+  /** Plaintext of the tagged request (the incomplete HTTP request with X-Proto). */
+  readonly request: Uint8Array;
+  readonly #session: SessionFromSecrets;
+  readonly #deframer = new RecordDeframer();
+  #paused = false;
+  #eof = false;
+  #rawClose = false;
+  #closeNotify = false;
+  /** Plaintext bytes read from and written to the client on this flow. */
+  bytesIn = 0;
+  bytesOut = 0;
+
+  /**
+   * @param socket - the repaired socket (its first unread byte follows the tagged record)
+   * @param secrets - from the tag
+   * @param taggedRecord - the tagged record (whole, header included), opened here to bring the
+   *   read sequence to 2 and to return the request plaintext
+   * @throws TlsError when the tagged record does not open with these secrets
+   */
+  constructor(socket: Socket, secrets: FlowSecrets, taggedRecord: Uint8Array) {
+    super({ allowHalfOpen: true });
+    this.socket = socket;
+    this.#session = createSessionFromSecrets({ ...secrets, role: 'server' });
+    const opened = this.#session.read.open(taggedRecord);
+    if (opened.contentType !== ContentType.application_data) {
+      throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', 'the tagged record is not application data');
+    }
+    this.request = opened.plaintext;
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('end', () => this.#transportEnded());
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => {
+      if (!this.#eof) this.destroy(new TlsError('ERR_TLS_TRANSPORT_CLOSED', 'the flow closed without a FIN'));
+    });
+    // The socket may come paused (a takeover that had to look at its first bytes).
+    socket.resume();
+  }
+
+  /** Whether the client ended its side with close_notify (a deliberate close, not a flow switch). */
+  get closeNotifyReceived(): boolean {
+    return this.#closeNotify;
+  }
+
+  /** Half-close with a bare FIN (no close_notify): how a flow ends before the next one. */
+  closeWriteRaw(): void {
+    this.#rawClose = true;
+    this.end();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
+    let out: Buffer;
+    try {
+      const records: Buffer[] = [];
+      for (let i = 0; i < chunk.length; i += MAX_PLAINTEXT) {
+        records.push(this.#session.write.seal(ContentType.application_data, chunk.subarray(i, i + MAX_PLAINTEXT)));
+      }
+      out = records.length === 1 ? records[0]! : Buffer.concat(records);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    this.bytesOut += chunk.length;
+    if (this.socket.write(out)) callback();
+    else this.socket.once('drain', () => callback());
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    if (!this.#rawClose && !this.socket.destroyed) {
+      try {
+        this.socket.write(this.#session.write.seal(ContentType.alert, Uint8Array.of(ALERT_WARNING, AlertDescription.close_notify)));
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+    }
+    this.socket.end(() => callback());
+  }
+
+  override _read(): void {
+    if (this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    if (!this.socket.destroyed) this.socket.destroy();
+    callback(err);
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.#eof) return;
+    this.#deframer.push(chunk);
+    let more = true;
+    try {
+      for (let raw = this.#deframer.next(); raw !== null; raw = this.#deframer.next()) {
+        const { contentType, plaintext } = this.#session.read.openFragment(raw.contentType, raw.version, raw.body);
+        if (contentType === ContentType.application_data) {
+          this.bytesIn += plaintext.length;
+          if (plaintext.length > 0) more = this.push(plaintext);
+        } else if (contentType === ContentType.alert) {
+          if (plaintext.length === 2 && plaintext[1] === AlertDescription.close_notify) {
+            this.#closeNotify = true;
+            this.#pushEof();
+            return;
+          }
+          throw new TlsError('ERR_TLS_ALERT_RECEIVED', `client sent alert ${plaintext[1] ?? '?'}`,
+            { context: { level: plaintext[0], description: plaintext[1] } });
+        } else {
+          throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', `content type ${contentType} on a taken-over flow`,
+            { context: { contentType } });
+        }
+      }
+    } catch (err) {
+      this.destroy(err as Error);
+      return;
+    }
+    if (!more && !this.#paused) {
+      this.#paused = true;
+      this.socket.pause();
+    }
+  }
+
+  #transportEnded(): void {
+    if (this.#deframer.buffered > 0) {
+      this.destroy(new TlsError('ERR_TLS_TRANSPORT_CLOSED', 'the flow ended inside a record', { context: { buffered: this.#deframer.buffered } }));
+      return;
+    }
+    this.#pushEof();
+  }
+
+  #pushEof(): void {
+    if (this.#eof) return;
+    this.#eof = true;
+    this.push(null);
+  }
+}

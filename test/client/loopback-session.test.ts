@@ -1,0 +1,65 @@
+import t from 'tap';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { dial } from '../../src/client/dial.js';
+import { ClientError } from '../../src/client/errors.js';
+import { startLoopbackPath, type LoopbackPath } from '../helpers/loopback-station.js';
+
+let path: LoopbackPath;
+t.before(async () => { path = await startLoopbackPath(); });
+t.teardown(() => path.close());
+
+async function echoRoundTrip(socket: Awaited<ReturnType<typeof dial>>, data: Buffer): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.end(data);
+  await once(socket, 'end');
+  return Buffer.concat(chunks);
+}
+
+t.test('a 1 MB covert echo round trip arrives intact across flow switches', async (t) => {
+  const socket = await dial({ ...path.dialOptions, target: `127.0.0.1:${path.echoPort}` });
+  t.equal(socket.remotePort, path.echoPort);
+  t.equal(socket.session.flows, 1);
+  const data = randomBytes(1 << 20);
+  const back = await echoRoundTrip(socket, data);
+  t.equal(createHash('sha256').update(back).digest('hex'), createHash('sha256').update(data).digest('hex'));
+  t.equal(socket.bytesRead, data.length);
+  t.equal(socket.bytesWritten, data.length);
+  socket.destroy();
+});
+
+t.test('small decoy windows force many flow switches without losing or reordering bytes', async (t) => {
+  const socket = await dial({ ...path.dialOptions, target: `127.0.0.1:${path.echoPort}`, tcpWindow: 16_000 });
+  const switches: string[] = [];
+  socket.on('flowSwitch', (i: { reason: string }) => switches.push(i.reason));
+  const data = randomBytes(300_000);
+  const back = await echoRoundTrip(socket, data);
+  t.ok(back.equals(data), 'echoed bytes equal the sent bytes');
+  t.ok(socket.session.flows >= 15, `used ${socket.session.flows} flows`);
+  t.ok(switches.every((r) => r === 'upload budget'));
+  socket.destroy();
+});
+
+t.test('a covert address outside the allowlist is refused with S2C_ERROR', async (t) => {
+  const before = path.stats.covertErrors.get('ERR_COVERT_DENIED') ?? 0;
+  const err = await dial({ ...path.dialOptions, target: '127.0.0.1:1' }).catch((e: unknown) => e);
+  t.ok(err instanceof ClientError);
+  t.equal((err as ClientError).code, 'ERR_STATION_REFUSED');
+  t.equal((err as ClientError).context.reason, 'COVERT_STREAM');
+  t.equal(path.stats.covertErrors.get('ERR_COVERT_DENIED'), before + 1);
+});
+
+t.test('a tag for another station is not taken over and the decoy gets a complete request', async (t) => {
+  const other = { ...path.clientConf };
+  const requests = path.decoyRequests.length;
+  const err = await dial({
+    ...path.dialOptions, target: `127.0.0.1:${path.echoPort}`, attempts: 1, stationTimeoutMs: 300,
+    clientConf: { ...other, defaultPubkey: undefined, decoyList: { ...other.decoyList!, tlsDecoys: other.decoyList!.tlsDecoys.map((d) => ({
+      ...d, pubkey: { ...d.pubkey!, key: new Uint8Array(32).fill(9) } })) } },
+  }).catch((e: unknown) => e);
+  t.equal((err as ClientError).code, 'ERR_STATION_NO_RESPONSE');
+  for (let i = 0; i < 50 && path.decoyRequests.length === requests; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(path.decoyRequests.length, requests + 1, 'the decoy received the completed request');
+  t.match(path.decoyRequests.at(-1), /^GET \/ HTTP\/1\.1\r\nHost: decoy\.test\r\n[\s\S]*Connection: close\r\n\r\n$/);
+});
