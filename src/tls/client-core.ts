@@ -34,13 +34,13 @@ import {
 } from './handshake-messages.js';
 import { SUPPORTED_GROUPS, generateEcdhe, rsaPremasterSecret, type EcdheKeyPair } from './key-exchange.js';
 import { DEFAULT_PROFILE, type ClientHelloProfile } from './profiles.js';
-import { RecordDeframer, type RawRecord } from './record-deframer.js';
+import { RecordDeframer, frameRecord, type RawRecord } from './record-deframer.js';
 import { RecordProtection } from './record-layer.js';
 import { verifySignature } from './signatures.js';
 import { deriveKeyBlock, deriveMasterSecret, finishedVerifyData, transcriptHash, type KeyBlock } from './tls12-keys.js';
 import {
   AlertDescription, AlertLevel, ContentType, EC_POINT_FORMAT_UNCOMPRESSED, ExtensionType, HandshakeType, MAX_PLAINTEXT,
-  ProtocolVersion, RECORD_HEADER_LENGTH, alertName,
+  ProtocolVersion, alertName,
 } from './wire.js';
 
 /** The states of {@link ClientCore}. */
@@ -137,15 +137,6 @@ const DOWNGRADE_TLS12 = Buffer.from('444f574e47524401', 'hex'); // "DOWNGRD\x01"
 const DOWNGRADE_TLS11 = Buffer.from('444f574e47524400', 'hex');
 const MAX_WARNING_ALERTS = 16;
 
-function plainRecord(type: number, version: number, body: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + body.length);
-  out[0] = type;
-  out.writeUInt16BE(version, 1);
-  out.writeUInt16BE(body.length, 3);
-  out.set(body, RECORD_HEADER_LENGTH);
-  return out;
-}
-
 function unexpected(what: string, state: ClientState): TlsError {
   return new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', `unexpected ${what} in state ${state}`, { context: { state } });
 }
@@ -212,7 +203,7 @@ export class ClientCore {
       certificateRequested: false,
     };
     this.#state = 'ExpectServerHello';
-    return plainRecord(ContentType.handshake, hello.recordVersion, hello.message);
+    return frameRecord(ContentType.handshake, hello.recordVersion, hello.message);
   }
 
   /**
@@ -348,7 +339,7 @@ export class ClientCore {
   #alertRecord(level: number, description: number): Buffer {
     const body = encodeAlert(level, description);
     if (this.#write !== undefined) return this.#write.seal(ContentType.alert, body);
-    return plainRecord(ContentType.alert, ProtocolVersion.TLS12, body);
+    return frameRecord(ContentType.alert, ProtocolVersion.TLS12, body);
   }
 
   #writable(): RecordProtection {
@@ -640,8 +631,8 @@ export class ClientCore {
     hs.transcript.push(finished);
     this.#write = new RecordProtection({ suite: suite.id, key: keyBlock.clientWriteKey, iv: keyBlock.clientWriteIv, seq: 0n });
     return Buffer.concat([
-      plainRecord(ContentType.handshake, ProtocolVersion.TLS12, Buffer.concat(plain)),
-      plainRecord(ContentType.change_cipher_spec, ProtocolVersion.TLS12, Buffer.from([1])),
+      frameRecord(ContentType.handshake, ProtocolVersion.TLS12, Buffer.concat(plain)),
+      frameRecord(ContentType.change_cipher_spec, ProtocolVersion.TLS12, Buffer.from([1])),
       this.#write.seal(ContentType.handshake, finished),
     ]);
   }

@@ -24,6 +24,8 @@ import { MAX_PLAINTEXT } from './wire.js';
 export interface ConnectTlsOptions extends ClientCoreOptions {
   /** Give up the handshake after this many milliseconds. Default 30000; 0 disables. */
   handshakeTimeoutMs?: number | undefined;
+  /** Abort the handshake (rejects with `ERR_TLS_DESTROYED`); ignored once it has finished. */
+  signal?: AbortSignal | undefined;
   /**
    * Keep the writable side open after the server's close_notify or EOF. Default true. (A net.Socket
    * transport must itself be created with `allowHalfOpen: true` to write after the server's FIN.)
@@ -123,6 +125,17 @@ export class TlsConnection extends Duplex {
       this.#timer = setTimeout(() => {
         this.#fail(new TlsError('ERR_TLS_HANDSHAKE_TIMEOUT', `handshake did not finish within ${timeout} ms`, { context: { timeout } }));
       }, timeout);
+    }
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const onAbort = (): void => {
+        if (this.#settle !== undefined) this.#fail(new TlsError('ERR_TLS_DESTROYED', 'handshake aborted', { cause: signal.reason }));
+      };
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        void this.handshake.then(() => signal.removeEventListener('abort', onAbort), () => signal.removeEventListener('abort', onAbort));
+      }
     }
     try {
       this.#send(this.#core.start());

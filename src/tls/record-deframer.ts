@@ -1,5 +1,6 @@
 /**
- * Cuts a TLS byte stream, arriving in chunks of any size, into records (RFC 5246 §6.2.1).
+ * Cuts a TLS byte stream, arriving in chunks of any size, into records (RFC 5246 §6.2.1), and
+ * frames plaintext records (`frameRecord`).
  *
  * Sans-IO: `push` bytes in, take records out with `next`. The header is checked as soon as its
  * five bytes are in, so garbage (an HTTP answer, a wrong protocol) fails at once instead of
@@ -112,6 +113,23 @@ export class RecordDeframer {
     this.#length -= n;
     return out;
   }
+}
+
+/**
+ * Frame an unprotected record: header and body (handshake before ChangeCipherSpec, alerts).
+ *
+ * @param type - content type.
+ * @param version - record version field.
+ * @param body - at most 2^14 bytes (not checked: callers build their own messages).
+ * @returns the record.
+ */
+export function frameRecord(type: number, version: number, body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + body.length);
+  out[0] = type;
+  out.writeUInt16BE(version, 1);
+  out.writeUInt16BE(body.length, 3);
+  out.set(body, RECORD_HEADER_LENGTH);
+  return out;
 }
 
 function checkType(type: number): void {

@@ -113,6 +113,44 @@ t.test('negotiates ALPN, extended master secret, and copes with OCSP stapling, t
   await certReq.close();
 });
 
+t.test('completes the handshake when the transport delivers bytes in tiny pieces', async (t) => {
+  const srv = await startNodeServer({ ...rsa, ALPNProtocols: ['http/1.1'] });
+  for (const size of [1, 3, 7, 1000]) {
+    const conn = await connectTls(new RecordingTransport(netConnect({ port: srv.port, host: '127.0.0.1' }), size), { serverName: 'decoy.test', ca });
+    const msg = randomBytes(20_000);
+    conn.write(msg);
+    t.same(await readBytes(conn, msg.length), msg, `pieces of ${size}`);
+    conn.destroy();
+  }
+  await srv.close();
+});
+
+t.test('an AbortSignal or bad options stop the handshake with typed errors', async (t) => {
+  const { createServer } = await import('node:net');
+  const held: import('node:net').Socket[] = [];
+  const hold = createServer((s) => held.push(s)); // accepts and says nothing
+  await new Promise<void>((r) => hold.listen(0, '127.0.0.1', r));
+  const port = (hold.address() as import('node:net').AddressInfo).port;
+  const ac = new AbortController();
+  const socket = netConnect({ port, host: '127.0.0.1' });
+  const p = connectTls(socket, { serverName: 'decoy.test', ca, signal: ac.signal });
+  setTimeout(() => ac.abort(new Error('user gave up')), 50);
+  await rejectsTls(t, p, 'ERR_TLS_DESTROYED');
+  await destroyed(socket);
+  const pre = AbortSignal.abort();
+  const socket2 = netConnect({ port, host: '127.0.0.1' });
+  await rejectsTls(t, connectTls(socket2, { serverName: 'decoy.test', ca, signal: pre }), 'ERR_TLS_DESTROYED');
+  const { InvalidArgumentError } = await import('../../src/errors.js');
+  const s3 = netConnect({ port, host: '127.0.0.1' });
+  t.throws(() => connectTls(s3, { ca }), InvalidArgumentError, 'serverName required without a pin');
+  t.throws(() => connectTls(s3, { serverName: 'bad name with spaces' }), InvalidArgumentError);
+  t.throws(() => connectTls(s3, { serverName: 'a.test', handshakeTimeoutMs: -1 }), InvalidArgumentError);
+  t.throws(() => connectTls(s3, { serverName: 'a.test', alpnProtocols: [''] }), InvalidArgumentError);
+  s3.destroy();
+  for (const s of held) s.destroy();
+  await new Promise((r) => hold.close(r));
+});
+
 t.test('moves megabytes both ways through pipe with back-pressure', async (t) => {
   const srv = await startNodeServer(rsa);
   const conn = await dial(srv.port, { ca }).conn;

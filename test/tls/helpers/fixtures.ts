@@ -94,10 +94,18 @@ export function dial(port: number, options: Partial<ConnectTlsOptions> & { allow
 export class RecordingTransport extends Duplex {
   readonly written: Buffer[] = [];
   readonly inner: Duplex;
-  constructor(inner: Duplex) {
+  /**
+   * @param inner - the real transport.
+   * @param readChunk - deliver received bytes in pieces of at most this size (split-chunk tests).
+   */
+  constructor(inner: Duplex, readChunk = Infinity) {
     super({ allowHalfOpen: true });
     this.inner = inner;
-    inner.on('data', (d: Buffer) => { if (!this.push(d)) inner.pause(); });
+    inner.on('data', (d: Buffer) => {
+      let more = true;
+      for (let o = 0; o < d.length; o += readChunk) more = this.push(d.subarray(o, o + readChunk));
+      if (!more) inner.pause();
+    });
     inner.on('end', () => this.push(null));
     inner.on('error', (e) => this.destroy(e));
     inner.on('close', () => this.destroy());
