@@ -192,6 +192,7 @@ export class Testbed {
   readonly #decoys = new Map<string, Decoy>();
   readonly #covert = new Set<CovertServices>();
   readonly #captures = new Set<Capture>();
+  #captureSeq = 0;
 
   private constructor(id: string, options: Required<Omit<TestbedOptions, 'impairment'>>, workDir: string) {
     this.id = id;
@@ -491,7 +492,7 @@ export class Testbed {
   async capture(where: Where, options: Omit<CaptureOptions, 'path'> & { path?: string }): Promise<Capture> {
     this.#assertUp();
     const ns = this.netns(where);
-    const path = options.path ?? join(this.workDir, 'pcap', `${ns}-${options.iface}-${Date.now()}.pcap`);
+    const path = options.path ?? join(this.workDir, 'pcap', `${ns}-${options.iface}-${++this.#captureSeq}.pcap`);
     mkdirSync(join(path, '..'), { recursive: true });
     const cap = await startCapture((cmd, args) => this.#set.spawn(ns, cmd, args), { ...options, path });
     this.#captures.add(cap);
