@@ -174,12 +174,6 @@ export class Testbed {
   readonly interfaces = { ...IFACE, routerDecoy: routerDecoyIface };
   /** Private directory for certificates, nginx prefixes, captures (removed by `down()`). */
   readonly workDir: string;
-  /** The station's net-setup options (undefined with station mode `none`). */
-  netSetupOptions: NetSetupOptions | undefined;
-  /** What net-setup did at `up()`. */
-  netSetupReport: NetSetupReport | undefined;
-  /** MAC of the router's client port (the tap MAC of the kernel path). */
-  routerClientMac = '';
 
   readonly #set: NetnsSet;
   readonly #options: Required<Omit<TestbedOptions, 'impairment'>>;
@@ -193,6 +187,9 @@ export class Testbed {
   readonly #covert = new Set<CovertServices>();
   readonly #captures = new Set<Capture>();
   #captureSeq = 0;
+  #netSetupOptions: NetSetupOptions | undefined;
+  #netSetupReport: NetSetupReport | undefined;
+  #routerClientMac = '';
 
   private constructor(id: string, options: Required<Omit<TestbedOptions, 'impairment'>>, workDir: string) {
     this.id = id;
@@ -229,7 +226,12 @@ export class Testbed {
       decoys, station, handleSignals: options.handleSignals ?? true, keepWorkDir: options.keepWorkDir ?? false,
     }, workDir);
     const n = tb.names;
-    writeMarker({ id, namespaces: [n.client, n.router, n.station, n.covert, ...n.decoys], workDir });
+    try {
+      writeMarker({ id, namespaces: [n.client, n.router, n.station, n.covert, ...n.decoys], workDir });
+    } catch (err) {
+      rmSync(workDir, { recursive: true, force: true });
+      throw err;
+    }
     track(tb, tb.#options.handleSignals);
     try {
       await tb.#build();
@@ -246,18 +248,18 @@ export class Testbed {
     await Promise.all([n.client, n.router, n.station, n.covert, ...n.decoys].map((ns) => this.#set.create(ns)));
     for (const stage of topologyPlan(n, this.addresses)) await Promise.all(stage.map((s) => this.#runStep(s)));
     const [rcli] = parseLinkStats((await this.#set.ip(n.router, ['-j', 'link', 'show', 'dev', IFACE.routerClient])).stdout);
-    this.routerClientMac = rcli?.mac ?? '';
+    this.#routerClientMac = rcli?.mac ?? '';
     const mode = this.#options.station;
     if (mode !== 'none') {
-      this.netSetupOptions = {
+      this.#netSetupOptions = {
         tap: IFACE.stationTap, netns: n.station, stateDir: this.workDir,
-        ...(mode === 'kernel' ? { tapMac: this.routerClientMac } : { extraInterfaces: [IFACE.stationTun] }),
+        ...(mode === 'kernel' ? { tapMac: this.#routerClientMac } : { extraInterfaces: [IFACE.stationTun] }),
         exec: async (argv, input) => {
           const [cmd, ...args] = argv as [string, ...string[]];
           return (await this.#set.exec(n.station, cmd, args, input === undefined ? {} : { input })).stdout;
         },
       };
-      this.netSetupReport = await applyNetSetup(this.netSetupOptions);
+      this.#netSetupReport = await applyNetSetup(this.#netSetupOptions);
     }
     this.#state = 'up';
   }
@@ -268,6 +270,25 @@ export class Testbed {
       case 'ip': return this.#set.ipBatch(s.ns, s.lines);
       case 'tc': return this.#set.tcBatch(s.ns, s.lines);
     }
+  }
+
+  /**
+   * The options net-setup ran with in the station namespace (undefined with station mode
+   * `none`); pass them to `undoNetSetup`/`applyNetSetup` to change the station's plumbing.
+   * Their `exec` refuses to work once the testbed is down.
+   */
+  get netSetupOptions(): NetSetupOptions | undefined {
+    return this.#netSetupOptions;
+  }
+
+  /** What net-setup did at `up()`. */
+  get netSetupReport(): NetSetupReport | undefined {
+    return this.#netSetupReport;
+  }
+
+  /** MAC of the router's client port (the tap MAC of the kernel path). */
+  get routerClientMac(): string {
+    return this.#routerClientMac;
   }
 
   /** Whether the testbed is up (built and not yet torn down). */
@@ -357,10 +378,10 @@ export class Testbed {
    * @returns exit code or signal, stdout and stderr (a non-zero exit is not an error here).
    * @throws {@link TestbedError} `ERR_TESTBED_CHILD` on a timeout (the script is killed).
    */
-  runNode(where: Where, entry: string | URL, args: readonly string[] = [],
+  async runNode(where: Where, entry: string | URL, args: readonly string[] = [],
     options: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
     const child = this.spawnNode(where, entry, args, options.env === undefined ? {} : { env: { ...process.env, ...options.env } });
-    return new Promise((resolve, reject) => {
+    return await new Promise((resolve, reject) => {
       let stdout = '';
       let stderr = '';
       child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
