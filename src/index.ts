@@ -6,5 +6,14 @@
  *
  * @module
  */
+export { dial, createConnection } from './client/dial.js';
+export type { DialOptions } from './client/dial.js';
+export { TapDanceSocket } from './client/socket.js';
+export { ClientError } from './client/errors.js';
+export type { ClientErrorCode } from './client/errors.js';
+export type { TcpConnector, DecoyTarget } from './client/flow.js';
 export { TapDanceError, InvalidArgumentError } from './errors.js';
 export type { TapDanceErrorOptions } from './errors.js';
+export { readClientConf, writeClientConf } from './protocol/client-conf.js';
+export { decodeClientConf, encodeClientConf } from './protocol/messages.js';
+export type { ClientConf } from './protocol/messages.js';

@@ -167,6 +167,10 @@ export class ClientSession {
       callback(new ClientError('ERR_SESSION_LOST', 'the session has ended'));
       return;
     }
+    if (data.length === 0) {
+      callback();
+      return;
+    }
     this.#queue.push({ data, offset: 0, callback });
     this.#pump();
   }
@@ -196,8 +200,9 @@ export class ClientSession {
       if (err == null && !flow.tls.writableEnded) flow.tls.end();
       setTimeout(() => flow.tls.destroy(), 2000).unref();
     }
-    const reason = err ?? new ClientError('ERR_SESSION_LOST', 'the session was closed');
-    for (const item of this.#queue.splice(0)) item.callback(reason);
+    // Queued writes are dropped without their callbacks: the owning stream is being destroyed and
+    // fails its own buffered writes; calling back into it now would corrupt its write state.
+    this.#queue.length = 0;
   }
 
   // ---- flows -------------------------------------------------------------------------------------
@@ -441,22 +446,24 @@ export class ClientSession {
     let last: ClientError | undefined;
     for (let i = 0; i < attempts; i++) {
       if (this.#state === 'closed') return;
+      let flow: TapDanceFlow;
       try {
         if (i > 0) await this.#backoff(i);
-        const flow = await this.#open(decoy, S2C_Transition.S2C_CONFIRM_RECONNECT);
-        if ((this.#state as State) === 'closed') {
-          flow.tls.destroy();
-          return;
-        }
-        this.#decoy = decoy;
-        this.#attach(flow);
-        return;
+        flow = await this.#open(decoy, S2C_Transition.S2C_CONFIRM_RECONNECT);
       } catch (err) {
         last = err as ClientError;
         if (last.code === 'ERR_STATION_PROTOCOL' || last.code === 'ERR_STATION_REFUSED' || last.code === 'ERR_DIAL_ABORTED') break;
         this.#failedDecoys.push(decoy.label);
         this.#failedCount++;
+        continue;
       }
+      if ((this.#state as State) === 'closed') {
+        flow.tls.destroy();
+        return;
+      }
+      this.#decoy = decoy;
+      this.#attach(flow);
+      return;
     }
     const lostSession = last?.code === 'ERR_STATION_PROTOCOL';
     this.#fail(new ClientError('ERR_SESSION_LOST', lostSession
@@ -465,9 +472,10 @@ export class ClientSession {
   }
 
   #fail(err: ClientError): void {
+    if (process.env.TD_DEBUG) console.error("SESSION FAIL", err, (err as any).cause);
     if (this.#state === 'closed') return;
+    this.#sink.error(err); // the sink destroys its stream, which calls destroy() here
     this.destroy(err);
-    this.#sink.error(err);
   }
 }
 

@@ -150,18 +150,31 @@ export class TapDanceSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
+    const done = this.#guard(callback);
     const go = (): void => {
       this.bytesWritten += chunk.length;
       this.#touch();
-      this.#session.write(chunk, callback);
+      this.#session.write(chunk, done);
     };
-    if (this.connecting) this.connect().then(go, callback);
+    if (this.connecting) this.connect().then(go, done);
     else go();
   }
 
   override _final(callback: (err?: Error | null) => void): void {
-    if (this.connecting) this.connect().then(() => this.#session.end(callback), callback);
-    else this.#session.end(callback);
+    const done = this.#guard(callback);
+    if (this.connecting) this.connect().then(() => this.#session.end(done), done);
+    else this.#session.end(done);
+  }
+
+  /**
+   * Once the stream is destroyed it has already failed its pending writes; a late callback with
+   * an error would make Node fail them a second time.
+   */
+  #guard(callback: (err?: Error | null) => void): (err?: Error | null) => void {
+    return (err) => {
+      if (err != null && this.destroyed) return;
+      callback(err);
+    };
   }
 
   override _read(): void {
