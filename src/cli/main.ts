@@ -9,12 +9,13 @@
  * @module
  */
 import { EXIT_USAGE, UsageError, type CliIo, type Command } from './command.js';
+import { decoysBuildCommand } from './commands/decoys-build.js';
 import { keygenCommand } from './commands/keygen.js';
 import { tagDecodeCommand } from './commands/tag-decode.js';
 import { TapDanceError } from '../errors.js';
 
 /** All subcommands, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [keygenCommand, tagDecodeCommand];
+export const COMMANDS: readonly Command[] = [keygenCommand, tagDecodeCommand, decoysBuildCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length));

@@ -61,15 +61,26 @@ export function candidateServerName(c: Candidate): string {
 
 /**
  * A short label for reports and progress lines: `name`, `name (address)` or `address`, with
- * `:port` when it is not 443.
+ * `:port` when it is not 443 (`[v6]:port` for IPv6).
  *
  * @param c - the candidate
  * @returns the label
  */
 export function candidateLabel(c: Candidate): string {
-  const port = c.port === DEFAULT_DECOY_PORT ? '' : `:${c.port}`;
-  if (c.hostname === null) return `${c.address ?? ''}${port}`;
-  return c.address === null ? `${c.hostname}${port}` : `${c.hostname} (${c.address}${port})`;
+  if (c.hostname === null) return addressWithPort(c.address ?? '', c.port);
+  return c.address === null ? addressWithPort(c.hostname, c.port) : `${c.hostname} (${addressWithPort(c.address, c.port)})`;
+}
+
+/**
+ * `address`, or `address:port` when the port is not 443 (IPv6 in brackets then).
+ *
+ * @param address - IP address or name
+ * @param port - TCP port
+ * @returns the text
+ */
+export function addressWithPort(address: string, port: number): string {
+  if (port === DEFAULT_DECOY_PORT) return address;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 function hostName(token: string): string | string[] {

@@ -89,6 +89,8 @@ t.test('labels and server names describe the candidate', async (t) => {
   t.equal(candidateLabel(c('a.example', '192.0.2.1')), 'a.example (192.0.2.1)');
   t.equal(candidateLabel(c('a.example', '192.0.2.1', 8443)), 'a.example (192.0.2.1:8443)');
   t.equal(candidateLabel(c(null, '192.0.2.1', 8443)), '192.0.2.1:8443');
+  t.equal(candidateLabel(c('a.example', '2001:db8::1', 8443)), 'a.example ([2001:db8::1]:8443)');
+  t.equal(candidateLabel(c(null, '2001:db8::1')), '2001:db8::1');
   t.equal(candidateServerName(c('a.example', '192.0.2.1')), 'a.example');
   t.equal(candidateServerName(c(null, '2001:db8::1')), '2001:db8::1');
 });
