@@ -1,7 +1,8 @@
 import t from 'tap';
+import { PassThrough } from 'node:stream';
 import { buildDecoyList, type DecoyEntry } from '../../src/decoys/builder.js';
 import { parseCandidates } from '../../src/decoys/candidates.js';
-import { lineProgress, progressLine } from '../../src/decoys/progress.js';
+import { barProgress, lineProgress, progressLine } from '../../src/decoys/progress.js';
 import { buildReport, formatReportTable } from '../../src/decoys/report.js';
 import { handshakeFailed, holdResult, robotsResult, tlsResult } from './helpers.js';
 
@@ -60,4 +61,18 @@ t.test('progress lines say kept with figures or dropped with reason codes', asyn
   p.result(entries[3]!, 4, 4);
   p.stop();
   t.equal(out, 'probing 4 candidates\n[4/4] out.example (192.0.2.4): dropped: robots-opt-out\n');
+});
+
+t.test('on a terminal the progress is a bar with the count, the kept total and the last host', async (t) => {
+  const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 160 });
+  let out = '';
+  tty.on('data', (d: Buffer) => { out += d.toString(); });
+  const p = barProgress(tty);
+  p.start(2);
+  p.result(entries[0]!, 1, 2);
+  p.result(entries[2]!, 2, 2);
+  p.stop();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.match(out, /decoys \[[░█]+\] 0\/2 \| kept 0 \|/);
+  t.match(out, /decoys \[█+\] 2\/2 \| kept 1 \| cbc\.example \(192\.0\.2\.3\): dropped: no-aead-suite/);
 });
