@@ -173,10 +173,11 @@ export class Station {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#table.close();
+    const counters = this.counters();
     this.#native.stop();
     for (const t of this.#rstTimers) clearTimeout(t);
     await this.#load.close();
-    this.log.info({ counters: this.counters() }, 'station stopped');
+    this.log.info({ counters }, 'station stopped');
   }
 
   #onTakeover(ev: TaggedFlowInfo): void {
