@@ -39,4 +39,11 @@ npm run --silent build
 if [ -f station-native/Cargo.toml ]; then
   npm run --silent build:native
 fi
+
+# The fuzz targets of the native addon need the nightly toolchain and cargo-fuzz (CI runs them for
+# a bounded time); installed only when asked, since it takes minutes on a fresh machine.
+if [ "${SETUP_FUZZ:-0}" = 1 ]; then
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+fi
 echo "setup: done"
