@@ -47,6 +47,8 @@ export interface FetchSummary {
   firstFlow?: { tcpMs: number; tlsMs: number; stationMs: number };
   flows?: number;
   decoy?: string;
+  /** CPU time of the client process (user + system), ms. */
+  cpuMs?: number;
 }
 
 // Run TypeScript entries from sources (tests) and JavaScript ones from dist (demo, benchmarks).

@@ -1,0 +1,71 @@
+/**
+ * End-to-end benchmark in the namespace testbed (`npm run bench:e2e`, as root), measured in one
+ * run on the same path:
+ *
+ * 1. download throughput through TapDance (client → decoy flow taken over by the station →
+ *    covert server) as a ratio to a plain TLS download (curl, OpenSSL) of the same size from the
+ *    same nginx decoy (target ≥ 0.8);
+ * 2. with a round-trip time added on the router: time from dial to the first covert byte minus
+ *    the TCP and TLS handshake time, in round trips (target ≤ 1).
+ *
+ * `BENCH_E2E_MB` (default 64) sets the download size, `BENCH_E2E_RUNS` (default 3) the repeats
+ * (the best run of each kind counts), `BENCH_E2E_DELAY_MS` (default 10) the one-way delay.
+ *
+ * @module
+ */
+import { StationPath } from '../src/demo/station-path.js';
+
+const MB = Number(process.env.BENCH_E2E_MB ?? 64);
+const RUNS = Number(process.env.BENCH_E2E_RUNS ?? 3);
+const DELAY_MS = Number(process.env.BENCH_E2E_DELAY_MS ?? 10);
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.log('bench:e2e needs root (network namespaces); skipped');
+    return;
+  }
+  const size = MB << 20;
+  const path = await StationPath.up({ decoys: [{ files: { 'index.html': 'decoy ok\n', 'big.bin': Buffer.alloc(size, 0x5a) } }] });
+  try {
+    const decoy = path.decoys[0]!;
+    // Warm up both paths once (JIT, page cache).
+    await path.fetch({ path: `/bytes/${1 << 20}` });
+    let bestTd = 0;
+    let bestPlain = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const td = await path.fetch({ path: `/bytes/${size}` }, 600_000);
+      if (td.bytes !== size) throw new Error(`TapDance download returned ${td.bytes} bytes`);
+      bestTd = Math.max(bestTd, (size * 8) / (td.ms.total / 1000));
+      const plain = await path.tb.exec('client', 'curl', ['-s', '-o', '/dev/null', '--cacert', decoy.caPath,
+        '--resolve', `${decoy.servername}:443:${decoy.address}`, '-w', '%{size_download} %{time_total}',
+        `https://${decoy.servername}/big.bin`], { timeoutMs: 600_000 });
+      const [bytes, seconds] = plain.stdout.trim().split(' ').map(Number) as [number, number];
+      if (bytes !== size) throw new Error(`plain download returned ${bytes} bytes`);
+      bestPlain = Math.max(bestPlain, (size * 8) / seconds);
+    }
+    console.log(`e2e download ${MB} MiB, best of ${RUNS}: TapDance ${(bestTd / 1e6).toFixed(0)} Mbit/s, ` +
+      `plain TLS (curl) ${(bestPlain / 1e6).toFixed(0)} Mbit/s, ratio ${(bestTd / bestPlain).toFixed(2)} (target >= 0.8)`);
+
+    await path.tb.setImpairment({ delayMs: DELAY_MS });
+    const rtt = 2 * DELAY_MS;
+    let best = Infinity;
+    let sample = { connect: 0, firstByte: 0, tcp: 0, tls: 0, station: 0 };
+    for (let i = 0; i < RUNS; i++) {
+      const r = await path.fetch({ path: '/' });
+      const handshake = (r.firstFlow?.tcpMs ?? 0) + (r.firstFlow?.tlsMs ?? 0);
+      const extra = r.ms.firstByte - handshake;
+      if (extra < best) {
+        best = extra;
+        sample = { connect: r.ms.connect, firstByte: r.ms.firstByte, tcp: r.firstFlow?.tcpMs ?? 0, tls: r.firstFlow?.tlsMs ?? 0,
+          station: r.firstFlow?.stationMs ?? 0 };
+      }
+    }
+    console.log(`e2e first covert byte, RTT ${rtt} ms: dial→first byte ${sample.firstByte.toFixed(1)} ms − TCP+TLS ` +
+      `${(sample.tcp + sample.tls).toFixed(1)} ms = ${best.toFixed(1)} ms = ${(best / rtt).toFixed(2)} RTT (target <= 1); ` +
+      `tag→station answer ${sample.station.toFixed(1)} ms`);
+  } finally {
+    await path.down();
+  }
+}
+
+await main();
