@@ -245,13 +245,25 @@ export class ClientCore {
    * @throws TlsError `ERR_TLS_INVALID_STATE` before the handshake finished or after close.
    */
   sealApplicationData(data: Uint8Array): Buffer {
+    return Buffer.concat(this.sealApplicationDataParts(data));
+  }
+
+  /**
+   * Seal application data as records of at most 16384 bytes, returned as buffers to write in
+   * order with one vectored write (three per record: header, ciphertext, tag).
+   *
+   * @param data - any length.
+   * @returns the parts of the records.
+   * @throws TlsError `ERR_TLS_INVALID_STATE` before the handshake finished or after close.
+   */
+  sealApplicationDataParts(data: Uint8Array): Buffer[] {
     const w = this.#writable();
-    if (data.length <= MAX_PLAINTEXT) return w.seal(ContentType.application_data, data);
-    const records: Buffer[] = [];
-    for (let off = 0; off < data.length; off += MAX_PLAINTEXT) {
-      records.push(w.seal(ContentType.application_data, data.subarray(off, off + MAX_PLAINTEXT)));
+    const parts: Buffer[] = [];
+    for (let off = 0; off < data.length || off === 0; off += MAX_PLAINTEXT) {
+      parts.push(...w.sealParts(ContentType.application_data, data.subarray(off, off + MAX_PLAINTEXT)));
+      if (data.length === 0) break;
     }
-    return Buffer.concat(records);
+    return parts;
   }
 
   /**

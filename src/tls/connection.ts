@@ -258,15 +258,29 @@ export class TlsConnection extends Duplex {
   // ---- stream implementation -------------------------------------------------------------------
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    let records: Buffer;
+    this.#writeChunks([chunk], callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    this.#writeChunks(chunks.map((c) => c.chunk), callback);
+  }
+
+  /** Seal and hand records to the transport in one vectored write; wait for drain if it is full. */
+  #writeChunks(chunks: Buffer[], callback: (error?: Error | null) => void): void {
+    let parts: Buffer[];
     try {
-      records = this.#core.sealApplicationData(chunk);
+      parts = chunks.length === 1 ? this.#core.sealApplicationDataParts(chunks[0]!) : chunks.flatMap((c) => this.#core.sealApplicationDataParts(c));
     } catch (err) {
       callback(err as Error);
       return;
     }
-    if (this.transport.write(records)) callback();
-    else this.transport.once('drain', () => callback());
+    const t = this.transport;
+    t.cork();
+    for (const p of parts) t.write(p);
+    t.uncork();
+    // write() said "full" while corked; what counts is whether the flush left data queued.
+    if (t.writableLength < t.writableHighWaterMark) callback();
+    else t.once('drain', () => callback());
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -133,3 +133,26 @@ function throwsCode(fn: () => unknown): string {
   }
   return 'no error';
 }
+
+t.test('consecutive records use the RFC 5288 and RFC 7905 nonces', async (t) => {
+  for (const suite of CIPHER_SUITES.keys()) {
+    const info = CIPHER_SUITES.get(suite)!;
+    const key = randomBytes(info.keyLength);
+    const iv = randomBytes(info.fixedIvLength);
+    const w = new RecordProtection({ suite, key, iv, seq: 5n });
+    for (let seq = 5n; seq < 9n; seq++) {
+      const pt = randomBytes(50);
+      const rec = w.seal(23, pt);
+      const s8 = Buffer.alloc(8);
+      s8.writeBigUInt64BE(seq);
+      const nonce = info.explicitNonceLength > 0
+        ? Buffer.concat([iv, s8])
+        : Buffer.from(iv.map((b, i) => b ^ (i < 4 ? 0 : s8[i - 4]!)));
+      const aad = Buffer.concat([s8, Buffer.from([23, 3, 3, 0, 50])]);
+      const c = createCipheriv(info.aead as 'aes-128-gcm', key, nonce, { authTagLength: 16 });
+      c.setAAD(aad, { plaintextLength: 50 });
+      const expected = Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
+      t.same(rec.subarray(5 + info.explicitNonceLength), expected, `${info.name} seq ${seq}`);
+    }
+  }
+});
