@@ -9,6 +9,8 @@
 export { dial, createConnection } from './client/dial.js';
 export type { DialOptions } from './client/dial.js';
 export { TapDanceSocket } from './client/socket.js';
+export { TapDanceAgent, TapDanceHttpAgent, tapdanceConnector } from './client/agent.js';
+export type { AgentDialOptions, UndiciConnectOptions } from './client/agent.js';
 export { ClientError } from './client/errors.js';
 export type { ClientErrorCode } from './client/errors.js';
 export type { TcpConnector, DecoyTarget } from './client/flow.js';

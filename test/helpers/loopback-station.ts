@@ -34,7 +34,7 @@ export interface LoopbackPath {
   close(): Promise<void>;
 }
 
-export async function startLoopbackPath(overrides: Partial<SessionTableOptions> = {}): Promise<LoopbackPath> {
+export async function startLoopbackPath(overrides: Partial<SessionTableOptions> = {}, extraPorts: number[] = []): Promise<LoopbackPath> {
   const dir = mkdtempSync(join(tmpdir(), 'td-loop-'));
   const ca = TestCa.create(join(dir, 'pki'));
   const leaf = ca.issue({ commonName: 'decoy.test', keyKind: 'ecdsa' });
@@ -66,7 +66,7 @@ export async function startLoopbackPath(overrides: Partial<SessionTableOptions> 
   const table = new SessionTable({
     log: pino({ level: 'silent' }),
     stats,
-    covert: { allowlist: CovertAllowlist.from([{ cidr: '127.0.0.1/32', ports: String(echoPort) }]), resolveNames: false, connectTimeoutMs: 2000 },
+    covert: { allowlist: CovertAllowlist.from([{ cidr: '127.0.0.1/32', ports: [echoPort, ...extraPorts].join(',') }]), resolveNames: false, connectTimeoutMs: 2000 },
     load: new LocalDecoyLoad({ perDecoy: 100, perDecoyOverrides: {} }),
     maxSessions: 100,
     bufferBytes: 1 << 20,
