@@ -259,9 +259,9 @@ export class ClientCore {
   sealApplicationDataParts(data: Uint8Array): Buffer[] {
     const w = this.#writable();
     const parts: Buffer[] = [];
-    for (let off = 0; off < data.length || off === 0; off += MAX_PLAINTEXT) {
+    // Empty writes send nothing: browsers never send empty records, so neither do we.
+    for (let off = 0; off < data.length; off += MAX_PLAINTEXT) {
       parts.push(...w.sealParts(ContentType.application_data, data.subarray(off, off + MAX_PLAINTEXT)));
-      if (data.length === 0) break;
     }
     return parts;
   }

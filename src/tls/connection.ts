@@ -275,6 +275,10 @@ export class TlsConnection extends Duplex {
       return;
     }
     const t = this.transport;
+    if (parts.length === 0) {
+      callback();
+      return;
+    }
     t.cork();
     for (const p of parts) t.write(p);
     t.uncork();

@@ -240,6 +240,12 @@ t.test('writeRecord writes exactly one record whose ciphertext is plaintext XOR 
   t.same(await serverGot, plaintext, 'node:tls decrypts the record to the chosen plaintext');
   t.equal(conn.writeSequence, 2n);
   await rejectsTls(t, conn.writeRecord(Buffer.alloc(16385)), 'ERR_TLS_INVALID_STATE');
+  const before = transport.bytes().length;
+  await new Promise<void>((resolve) => conn.write(Buffer.alloc(0), () => resolve()));
+  t.equal(transport.bytes().length, before, 'an empty write sends no empty record');
+  conn.write(Buffer.alloc(40_000));
+  await new Promise((r) => setImmediate(r));
+  t.equal(conn.writeSequence, 5n, '40000 bytes go out as three records');
   conn.destroy();
   await srv.close();
 });
