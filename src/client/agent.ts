@@ -12,7 +12,7 @@ import { Agent as HttpAgent, type AgentOptions as HttpAgentOptions } from 'node:
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { createConnection, type DialOptions } from './dial.js';
 import type { TapDanceSocket } from './socket.js';
 
@@ -111,12 +111,15 @@ export interface UndiciConnectOptions {
  * ```
  */
 export function tapdanceConnector(dial: AgentDialOptions, tls: ConnectionOptions = {}) {
-  return (options: UndiciConnectOptions, cb: (err: Error | null, socket: Duplex | null) => void): void => {
+  // undici types its callback with net.Socket; TapDanceSocket offers the parts of that surface
+  // undici uses (setNoDelay, setKeepAlive, ref/unref, destroy, remote* fields).
+  return (options: UndiciConnectOptions, cb: (...args: [null, Socket] | [Error, null]) => void): void => {
     let called = false;
     const callback = (err: Error | null, socket: Duplex | null): void => {
       if (called) return;
       called = true;
-      cb(err, socket);
+      if (err !== null) cb(err, null);
+      else cb(null, socket as unknown as Socket);
     };
     const host = options.hostname.replace(/^\[|\]$/g, '');
     const https = options.protocol === 'https:';

@@ -114,8 +114,15 @@ function directConnect(address: string, port: number, signal: AbortSignal): Prom
 }
 
 function abortError(signal: AbortSignal, deadline: AbortSignal): ClientError {
-  return deadline.aborted && !signal.aborted
-    ? new ClientError('ERR_DIAL_TIMEOUT', 'the decoy did not complete TCP and TLS in time')
+  if (deadline.aborted && !signal.aborted) return new ClientError('ERR_DIAL_TIMEOUT', 'the decoy did not complete TCP and TLS in time');
+  return dialAborted(signal);
+}
+
+/** The caller's signal fired: its own timeout (`dial({ timeout })`) or an explicit abort. */
+export function dialAborted(signal: AbortSignal): ClientError {
+  const reason = signal.reason as { name?: string } | undefined;
+  return reason?.name === 'TimeoutError'
+    ? new ClientError('ERR_DIAL_TIMEOUT', 'the dial did not finish within its timeout', { cause: signal.reason })
     : new ClientError('ERR_DIAL_ABORTED', 'the dial was aborted', { cause: signal.reason });
 }
 
@@ -130,7 +137,7 @@ function abortError(signal: AbortSignal, deadline: AbortSignal): ClientError {
  */
 export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
   const outer = options.signal ?? new AbortController().signal;
-  if (outer.aborted) throw new ClientError('ERR_DIAL_ABORTED', 'the dial was aborted', { cause: outer.reason });
+  if (outer.aborted) throw dialAborted(outer);
   const deadlineMs = options.decoyDeadlineMs ?? systemRandomInt(DECOY_DEADLINE_RANGE[0], DECOY_DEADLINE_RANGE[1]);
   const deadline = AbortSignal.timeout(deadlineMs);
   const signal = AbortSignal.any([outer, deadline]);
@@ -161,7 +168,7 @@ export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
   const t2 = performance.now();
   if (outer.aborted) {
     tls.destroy();
-    throw new ClientError('ERR_DIAL_ABORTED', 'the dial was aborted', { cause: outer.reason });
+    throw dialAborted(outer);
   }
 
   const secrets = tls.secrets();
@@ -256,7 +263,7 @@ function awaitStation(tls: TlsConnection, decoder: FrameDecoder, expect: S2C_Tra
     };
     const onEnd = (): void => fail(new ClientError('ERR_STATION_NO_RESPONSE', 'the decoy closed the connection; no station answered'));
     const onError = (err: Error): void => fail(new ClientError('ERR_STATION_NO_RESPONSE', 'the connection failed before a station answered', { cause: err }));
-    const onAbort = (): void => fail(new ClientError('ERR_DIAL_ABORTED', 'the dial was aborted', { cause: signal.reason }));
+    const onAbort = (): void => fail(dialAborted(signal));
     const timer = setTimeout(() => {
       giveUp(tls);
       finish(new ClientError('ERR_STATION_NO_RESPONSE', `no station answered within ${Math.round(waitMs)} ms`, { context: { waitMs: Math.round(waitMs) } }));

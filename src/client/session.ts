@@ -24,7 +24,7 @@ import {
   type ClientConf, type StationToClient,
 } from '../protocol/messages.js';
 import { splitFailedDecoys, systemRandomInt, transitionPadding, type RandomInt } from '../protocol/padding.js';
-import { openFlow, type FlowOptions, type TapDanceFlow, type FlowTimings } from './flow.js';
+import { openFlow, dialAborted, type FlowOptions, type TapDanceFlow, type FlowTimings } from './flow.js';
 import { connectBackoffMs, type Decoy, type DecoyChooser } from './decoys.js';
 import { ClientError } from './errors.js';
 import type { TlsConnection } from '../tls/connection.js';
@@ -233,7 +233,7 @@ export class ClientSession {
     try {
       await sleep(ms, undefined, this.#o.signal ? { signal: this.#o.signal } : undefined);
     } catch {
-      throw new ClientError('ERR_DIAL_ABORTED', 'the dial was aborted', { cause: this.#o.signal?.reason });
+      throw dialAborted(this.#o.signal!);
     }
   }
 

@@ -13,7 +13,7 @@ import { TestCa } from '../../src/testbed/pki.js';
 import { generateStationKeyPair } from '../../src/crypto/keys.js';
 import { create } from '@bufbuild/protobuf';
 import { ipv4ToFixed32, ClientConfSchema, KeyType, type ClientConf } from '../../src/protocol/messages.js';
-import { SessionTable, type SessionTableOptions } from '../../src/station/session-table.js';
+import { SessionTable, type SessionTableOptions, type Takeover } from '../../src/station/session-table.js';
 import { CovertAllowlist } from '../../src/station/allowlist.js';
 import { LocalDecoyLoad } from '../../src/station/decoy-load.js';
 import { StationStats } from '../../src/station/stats.js';
@@ -23,8 +23,12 @@ import type { DialOptions } from '../../src/client/dial.js';
 export interface LoopbackPath {
   ca: TestCa;
   stationKey: { secretKey: Uint8Array; publicKey: Uint8Array };
-  table: SessionTable;
+  readonly table: SessionTable;
   stats: StationStats;
+  /** Handle takeovers in the test instead of the station (return true to claim one). */
+  intercept: ((t: Takeover) => boolean) | null;
+  /** Drop every session and start an empty session table, as a station restart does. */
+  restartStation(): void;
   tap: InlineTap;
   echoPort: number;
   decoyRequests: string[];
@@ -63,7 +67,7 @@ export async function startLoopbackPath(overrides: Partial<SessionTableOptions> 
 
   const stationKey = generateStationKeyPair();
   const stats = new StationStats();
-  const table = new SessionTable({
+  const tableOptions: SessionTableOptions = {
     log: pino({ level: 'silent' }),
     stats,
     covert: { allowlist: CovertAllowlist.from([{ cidr: '127.0.0.1/32', ports: [echoPort, ...extraPorts].join(',') }]), resolveNames: false, connectTimeoutMs: 2000 },
@@ -74,11 +78,15 @@ export async function startLoopbackPath(overrides: Partial<SessionTableOptions> 
     flowLifetimeMs: 60_000,
     clientAddressPrefixBits: 0,
     ...overrides,
-  });
+  };
+  const state: { table: SessionTable; intercept: ((t: Takeover) => boolean) | null } = { table: new SessionTable(tableOptions), intercept: null };
   const tap = await startInlineTap({
     decoy: { address: '127.0.0.1', port: (decoy.address() as AddressInfo).port },
     stationKeys: [stationKey.secretKey],
-    onTakeover: (t) => void table.accept(t),
+    onTakeover: (t) => {
+      if (state.intercept?.(t) === true) return;
+      void state.table.accept(t);
+    },
   });
   const clientConf: ClientConf = create(ClientConfSchema, {
     generation: 5,
@@ -88,10 +96,16 @@ export async function startLoopbackPath(overrides: Partial<SessionTableOptions> 
     }] },
   });
   return {
-    ca, stationKey, table, stats, tap, echoPort, decoyRequests, clientConf,
+    ca, stationKey, stats, tap, echoPort, decoyRequests, clientConf,
+    get table() { return state.table; },
+    set intercept(fn: ((t: Takeover) => boolean) | null) { state.intercept = fn; },
+    restartStation() {
+      state.table.close();
+      state.table = new SessionTable(tableOptions);
+    },
     dialOptions: { clientConf, decoyPort: tap.port, tls: { ca: ca.root.cert }, backoffMs: () => 10 },
     async close() {
-      table.close();
+      state.table.close();
       await tap.close();
       for (const c of conns) c.destroy();
       await new Promise((r) => echo.close(r));
