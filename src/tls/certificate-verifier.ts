@@ -114,17 +114,19 @@ function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
 
 /**
  * Find a path leaf → … → anchor. Depth-first over the server's certificates, so an unordered or
- * padded chain still works; each intermediate must be a CA and is used once.
+ * padded chain still works; each intermediate must be a CA and is used once. With `now`, only
+ * certificates valid at that time are tried, so a cross-signed chain avoids an expired root.
  */
-function buildPath(leaf: X509Certificate, pool: readonly X509Certificate[], store: TrustStore): X509Certificate[] | null {
+function buildPath(leaf: X509Certificate, pool: readonly X509Certificate[], store: TrustStore, now?: Date): X509Certificate[] | null {
+  const usable = (c: X509Certificate): boolean => now === undefined || isValidAt(c, now);
   const walk = (path: X509Certificate[]): X509Certificate[] | null => {
     const cur = path[path.length - 1]!;
     for (const anchor of store.bySubject(cur.issuer)) {
-      if (issuedBy(cur, anchor)) return [...path, anchor];
+      if (usable(anchor) && issuedBy(cur, anchor)) return [...path, anchor];
     }
     if (path.length >= MAX_CHAIN_DEPTH) return null;
     for (const cand of pool) {
-      if (path.includes(cand) || !cand.ca || cand.subject !== cur.issuer || !issuedBy(cur, cand)) continue;
+      if (path.includes(cand) || !cand.ca || cand.subject !== cur.issuer || !usable(cand) || !issuedBy(cur, cand)) continue;
       const found = walk([...path, cand]);
       if (found !== null) return found;
     }
@@ -173,12 +175,13 @@ export function verifyCertificateChain(chain: readonly Uint8Array[], options: Ce
     return { leaf, path: [leaf] };
   }
   const anchors = options.ca !== undefined ? new TrustStore(parseCertificates(options.ca)) : (store ?? systemTrustStore());
-  const path = buildPath(leaf, certs.slice(1), anchors);
+  const now = options.now ?? new Date();
+  // Prefer a path valid now; fall back to any path so that expiry is reported as such.
+  const path = buildPath(leaf, certs.slice(1), anchors, now) ?? buildPath(leaf, certs.slice(1), anchors);
   if (path === null) {
     throw new TlsError('ERR_TLS_CERT_UNTRUSTED', 'the certificate chain does not lead to a trusted root',
       { context: { issuer: leaf.issuer.split('\n').join(', ') } });
   }
-  const now = options.now ?? new Date();
   for (const cert of path) {
     if (!isValidAt(cert, now)) {
       throw new TlsError('ERR_TLS_CERT_EXPIRED', 'a certificate on the path is expired or not yet valid',

@@ -14,12 +14,13 @@ const openssl = (...args: string[]): void => { execFileSync('openssl', args, { c
 const der = (pemPath: string): Buffer => new X509Certificate(readFileSync(join(dir, pemPath))).raw;
 
 /** Issue a certificate with openssl: `name` signed by `issuer` (files name.key/name.pem), with extension lines. */
-function issue(name: string, issuer: string, subject: string, ext: string): Buffer {
-  openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`);
-  openssl('req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${subject}`);
+function issue(name: string, issuer: string, subject: string, ext: string, days = 2, reuseKey?: string): Buffer {
+  const key = reuseKey ?? `${name}.key`;
+  if (reuseKey === undefined) openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key);
+  openssl('req', '-new', '-key', key, '-out', `${name}.csr`, '-subj', `/CN=${subject}`);
   writeFileSync(join(dir, `${name}.ext`), ext);
   openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.pem`, '-CAkey', `${issuer}.key`, '-set_serial', String(Math.floor(Math.random() * 1e9)),
-    '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
+    '-out', `${name}.pem`, '-days', String(days), '-extfile', `${name}.ext`);
   return der(`${name}.pem`);
 }
 
@@ -52,6 +53,20 @@ t.test('accepts unordered and padded chains, refuses missing or non-CA intermedi
   throwsTls(t, () => verifyCertificateChain([leaf], { serverName: 'decoy.test', ca }), 'ERR_TLS_CERT_UNTRUSTED', 'missing intermediate');
   throwsTls(t, () => verifyCertificateChain([underNotCa, notCa], { serverName: 'decoy.test', ca }), 'ERR_TLS_CERT_UNTRUSTED', 'issuer is not a CA');
   throwsTls(t, () => verifyCertificateChain([leaf, inter], { serverName: 'decoy.test', ca: pki.selfSigned.cert }), 'ERR_TLS_CERT_UNTRUSTED', 'other anchor');
+});
+
+t.test('prefers a path that is valid now when an expired alternative comes first', async (t) => {
+  // Two intermediates with the same name and key, one shorter-lived (like a cross-sign that expired).
+  const shortLived = issue('inter-short', 'ca', 'test intermediate 2', CA_EXT, 2);
+  const longLived = issue('inter-long', 'ca', 'test intermediate 2', CA_EXT, 3, 'inter-short.key');
+  writeFileSync(join(dir, 'inter2.key'), readFileSync(join(dir, 'inter-short.key')));
+  writeFileSync(join(dir, 'inter2.pem'), readFileSync(join(dir, 'inter-long.pem')));
+  const leaf2 = issue('leaf-2', 'inter2', 'decoy.test', leafExt('DNS:decoy.test'), 3);
+  const later = new Date(Date.now() + 2.5 * 86400_000);
+  const v = verifyCertificateChain([leaf2, shortLived, longLived], { serverName: 'decoy.test', ca, now: later });
+  t.ok(v.path[1]!.raw.equals(longLived), 'the still-valid intermediate was chosen');
+  throwsTls(t, () => verifyCertificateChain([leaf2, shortLived], { serverName: 'decoy.test', ca, now: later }), 'ERR_TLS_CERT_EXPIRED',
+    'with only the expired one, expiry is reported');
 });
 
 t.test('checks validity periods and the server-auth key usage', async (t) => {
