@@ -2,7 +2,8 @@
  * The station's configuration file: one JSON document, validated field by field with messages
  * that name the field and say what was expected. Relative paths are resolved against the
  * directory of the file. Defaults follow what the deployed TapDance station did (30 s reconnect
- * window, 120 s flow lifetime, 2 s decoy RST delay, 30 clients per decoy).
+ * window, 120 s flow lifetime, 2 s decoy RST delay, 30 clients per decoy). `examples/station/`
+ * holds a commented example.
  *
  * No I/O except reading the file and the key files it names.
  *
@@ -39,6 +40,11 @@ export interface StationConfig {
     tlsPorts: number[];
     /** Capacity of the per-worker flow table. */
     flowTableCapacity: number;
+    /**
+     * AF_PACKET fanout group id. The kernel splits an interface's packets among the sockets of
+     * one group, so two station processes on one interface need different ids.
+     */
+    fanoutGroup: number;
   };
   covert: {
     /** Destinations a client may ask for; everything else gets S2C_ERROR. */
@@ -66,11 +72,22 @@ export interface StationConfig {
     perDecoy: number;
     /** Per-decoy overrides keyed by decoy IP address. */
     perDecoyOverrides: Record<string, number>;
+    /** Concurrent clients over all decoys (all stations sharing the Redis store); unset = no cap. */
+    total?: number;
   };
   /** ClientConf served to clients that report an older generation. */
   clientConfPath?: string;
   /** Redis URL for state shared between stations; unset = in-process counts. */
   redisUrl?: string;
+  /** How this station takes part in the shared Redis store (used only with `redisUrl`). */
+  redis: {
+    /** Keys are `<keyPrefix>:…`; stations that share limits share the prefix. */
+    keyPrefix: string;
+    /** How often the station refreshes its liveness key and re-publishes its counts. */
+    heartbeatMs: number;
+    /** Lifetime of the liveness key: a station silent this long no longer counts. */
+    expiryMs: number;
+  };
   /** Station name sent to clients in StationToClient.station_id. */
   stationId?: string;
   metrics: {
@@ -205,6 +222,7 @@ export function parseStationConfig(doc: unknown, baseDir: string): StationConfig
       return p;
     }),
     flowTableCapacity: cap.int('flowTableCapacity', 1 << 20, 16, 1 << 28),
+    fanoutGroup: cap.int('fanoutGroup', 0x7d01, 0, 0xffff),
   };
   if (kind === 'pcap') capture.file = path(cap.string('file'));
   else cap.raw('file');
@@ -248,8 +266,22 @@ export function parseStationConfig(doc: unknown, baseDir: string): StationConfig
     }
     perDecoyOverrides[ip] = n;
   }
-  const limits = { perDecoy: lim.int('perDecoy', 30, 0, 1_000_000), perDecoyOverrides };
+  const limits: StationConfig['limits'] = { perDecoy: lim.int('perDecoy', 30, 0, 1_000_000), perDecoyOverrides };
+  if (lim.raw('total') !== undefined) limits.total = lim.int('total', 0, 0, 100_000_000);
   lim.finish();
+
+  const rd = top.section('redis');
+  const keyPrefix = rd.string('keyPrefix', 'tapdance');
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) {
+    throw new StationConfigError('redis.keyPrefix: expected 1-64 characters of A-Z a-z 0-9 _ . : -');
+  }
+  const heartbeatMs = rd.int('heartbeatMs', 2_000, 100, 60_000);
+  const expiryMs = rd.int('expiryMs', 3 * heartbeatMs, 200, 600_000);
+  if (expiryMs < 2 * heartbeatMs) {
+    throw new StationConfigError(`redis.expiryMs: expected at least twice redis.heartbeatMs (${2 * heartbeatMs}), got ${expiryMs}`);
+  }
+  const redisOptions: StationConfig['redis'] = { keyPrefix, heartbeatMs, expiryMs };
+  rd.finish();
 
   const met = top.section('metrics');
   const listen = met.optionalString('listen');
@@ -263,7 +295,7 @@ export function parseStationConfig(doc: unknown, baseDir: string): StationConfig
   };
   lg.finish();
 
-  const config: StationConfig = { keyFiles, capture, covert, sessions, limits, metrics, log };
+  const config: StationConfig = { keyFiles, capture, covert, sessions, limits, redis: redisOptions, metrics, log };
   const clientConf = top.optionalString('clientConfPath');
   if (clientConf !== undefined) config.clientConfPath = path(clientConf);
   const redis = top.optionalString('redisUrl');

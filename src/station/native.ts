@@ -190,6 +190,7 @@ interface RawStation {
   stop(): void;
   counters(): NativeCounters[];
   sendDecoyRst(flowId: string): number;
+  setKeys(keys: Buffer[]): number;
 }
 
 interface RawAddon {
@@ -365,6 +366,19 @@ export class NativeStation {
   /** Stops the workers; idempotent. */
   stop(): void {
     this.#raw.stop();
+  }
+
+  /**
+   * Replaces the station keys while running (key rotation on SIGHUP): each capture worker checks
+   * new flows with `keys` from its next poll on (within 50 ms); flows already handed over are
+   * sockets and are not affected. Before {@link start}, sets the keys the station starts with.
+   *
+   * @param keys - 32-byte X25519 station secrets, tried in order
+   * @returns the key generation (1 after the first replacement while running, 0 before start)
+   * @throws {@link StationConfigError} for an empty list or a key that is not 32 bytes
+   */
+  setKeys(keys: readonly Uint8Array[]): number {
+    return call(() => this.#raw.setKeys(keys.map(buf)));
   }
 
   /**

@@ -101,6 +101,10 @@ counters! {
     takeover_failed_queue,
     /// Spoofed RSTs sent to decoys.
     rsts_sent,
+    /// Station keys the worker checks tags with (gauge).
+    keys,
+    /// Times the worker switched to a new key set (live key reload).
+    key_updates,
 }
 
 impl Counters {

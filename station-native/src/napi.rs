@@ -372,6 +372,16 @@ impl NativeStation {
         }
     }
 
+    /// Replaces the station keys: new flows are checked with them (each worker switches within a
+    /// poll interval), flows already taken over are not affected. Before `start`, the keys the
+    /// station will start with. Returns the key generation (0 before start).
+    #[napi]
+    pub fn set_keys(&mut self, keys: Vec<Buffer>) -> Result<f64> {
+        let keys = keys_from(&keys)?;
+        self.keys = keys.clone();
+        Ok(self.station.as_ref().map_or(0, |s| s.set_keys(keys)) as f64)
+    }
+
     /// Counters per worker.
     #[napi]
     pub fn counters(&self) -> Vec<HashMap<String, f64>> {

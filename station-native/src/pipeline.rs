@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::counters::Counters;
 use crate::flow::{Flow, FlowId, FlowKey, FlowState, FlowTable, SynInfo};
 use crate::tag::tls12::{self, Suite, VerifyError};
+use crate::tag::ring::KeyRing;
 use crate::tag::{PAYLOAD_LEN, StationKey, TagChecker, TagLayout, TagMiss, TagPayload};
 use crate::wire::tcp::{ACK, FIN, RST, SYN};
 use crate::wire::{self, LinkType, Skip, tls};
@@ -110,6 +111,9 @@ pub struct Worker {
     ports: Box<[u64; 1024]>,
     table: FlowTable,
     checker: TagChecker,
+    ring: Arc<KeyRing>,
+    /// Generation of `ring` that `checker` was built from.
+    ring_generation: u64,
     counters: Arc<Counters>,
     registry: Arc<TakenRegistry>,
     pending: HashMap<u32, Box<TaggedFlow>>,
@@ -128,13 +132,23 @@ fn ms_ticks(ms: u64) -> u32 {
 impl Worker {
     /// A worker for `keys` with its own flow table.
     pub fn new(cfg: Config, keys: Vec<StationKey>, counters: Arc<Counters>, registry: Arc<TakenRegistry>) -> Worker {
+        Worker::with_key_ring(cfg, Arc::new(KeyRing::new(keys)), counters, registry)
+    }
+
+    /// A worker whose keys follow `ring`: after [`KeyRing::replace`] it checks new flows with the
+    /// new keys from its next tick or tag check on.
+    pub fn with_key_ring(cfg: Config, ring: Arc<KeyRing>, counters: Arc<Counters>, registry: Arc<TakenRegistry>) -> Worker {
+        let (ring_generation, keys) = ring.snapshot();
+        Counters::set(&counters.keys, keys.len() as u64);
         let mut ports = Box::new([0u64; 1024]);
         for p in &cfg.tls_ports {
             ports[usize::from(*p) / 64] |= 1 << (p % 64);
         }
         Worker {
             table: FlowTable::new(cfg.flow_capacity),
-            checker: TagChecker::new(keys, cfg.layout),
+            checker: TagChecker::new(keys.to_vec(), cfg.layout),
+            ring,
+            ring_generation,
             cfg,
             ports,
             counters,
@@ -158,6 +172,19 @@ impl Worker {
     /// Flow table capacity.
     pub fn table_capacity(&self) -> usize {
         self.table.capacity()
+    }
+
+    /// Rebuilds the tag checker when the key ring moved on (rare: an operator's reload).
+    #[inline]
+    fn follow_key_ring(&mut self) {
+        if self.ring.generation() == self.ring_generation {
+            return;
+        }
+        let (generation, keys) = self.ring.snapshot();
+        self.checker = TagChecker::new(keys.to_vec(), self.cfg.layout);
+        self.ring_generation = generation;
+        Counters::set(&self.counters.keys, keys.len() as u64);
+        Counters::add(&self.counters.key_updates, 1);
     }
 
     fn is_tls_port(&self, p: u16) -> bool {
@@ -323,6 +350,7 @@ impl Worker {
 
     /// Checks the first application-data record of flow `i` (exactly once per flow).
     fn check(&mut self, now: u64, i: u32, record: &[u8], seg_end: u32) {
+        self.follow_key_ring();
         let c = Arc::clone(&self.counters);
         Counters::add(&c.tag_checks, 1);
         let hit = match self.checker.check_record(record) {
@@ -399,6 +427,7 @@ impl Worker {
     /// Advances timers to `now_ns`: evicts idle flows and reports tagged flows whose ACK wait
     /// expired. Call it when no packet arrived for a while.
     pub fn tick(&mut self, now_ns: u64, sink: &mut dyn FnMut(TaggedFlow)) {
+        self.follow_key_ring();
         let now_t = ticks(now_ns);
         let mut due: Vec<u32> = Vec::new();
         let mut evicted = 0u64;

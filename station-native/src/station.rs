@@ -23,6 +23,7 @@ use crate::flow::FlowId;
 use crate::pipeline::{Config, TakenRegistry, TaggedFlow, Worker};
 use crate::sys;
 use crate::tag::StationKey;
+use crate::tag::ring::KeyRing;
 use crate::takeover::repair::{RepairPlan, repaired_socket};
 use crate::takeover::rst;
 
@@ -75,6 +76,7 @@ pub struct Station {
     threads: Vec<JoinHandle<()>>,
     counters: Vec<Arc<Counters>>,
     registries: Vec<Arc<TakenRegistry>>,
+    keys: Arc<KeyRing>,
 }
 
 fn open_capture(cfg: &StationConfig) -> Result<Box<dyn Capture>, CaptureError> {
@@ -96,6 +98,7 @@ impl Station {
             caps.push(open_capture(&cfg)?);
         }
         let stop = Arc::new(AtomicBool::new(false));
+        let ring = Arc::new(KeyRing::new(keys));
         let (tx, rx): (SyncSender<(usize, TaggedFlow)>, Receiver<(usize, TaggedFlow)>) = sync_channel(256);
         let mut threads = Vec::new();
         let mut counters = Vec::new();
@@ -105,7 +108,7 @@ impl Station {
             let reg = Arc::new(TakenRegistry::default());
             counters.push(Arc::clone(&c));
             registries.push(Arc::clone(&reg));
-            let mut worker = Worker::new(cfg.pipeline.clone(), keys.clone(), Arc::clone(&c), reg);
+            let mut worker = Worker::with_key_ring(cfg.pipeline.clone(), Arc::clone(&ring), Arc::clone(&c), reg);
             let (stop, tx) = (Arc::clone(&stop), tx.clone());
             let th = std::thread::Builder::new().name(format!("td-capture-{wi}")).spawn(move || {
                 let mut sink = |t: TaggedFlow| match tx.try_send((wi, t)) {
@@ -157,7 +160,7 @@ impl Station {
             }
         });
         threads.push(th.map_err(|e| CaptureError::new("ERR_STATION_THREAD", e.to_string()))?);
-        Ok(Station { stop, threads, counters, registries })
+        Ok(Station { stop, threads, counters, registries, keys: ring })
     }
 
     /// Stops and joins every thread.
@@ -166,6 +169,13 @@ impl Station {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+
+    /// Replaces the station keys while running: every worker checks new flows with `keys` from
+    /// its next tick on (at most one poll interval, 50 ms). Flows already handed over keep going.
+    /// Returns the key generation.
+    pub fn set_keys(&self, keys: Vec<StationKey>) -> u64 {
+        self.keys.replace(keys)
     }
 
     /// Counters of each worker.

@@ -16,6 +16,27 @@ t.test('fills defaults and resolves paths against the config directory', async (
   t.equal(c.limits.perDecoy, 30);
   t.equal(c.log.clientAddressPrefixBits, 0, 'logs no client address by default');
   t.equal(c.metrics.listen, undefined);
+  t.equal(c.capture.fanoutGroup, 0x7d01);
+  t.equal(c.limits.total, undefined, 'no total cap unless configured');
+  t.same(c.redis, { keyPrefix: 'tapdance', heartbeatMs: 2000, expiryMs: 6000 });
+});
+
+t.test('reads the shared-store, total-limit and fanout settings', async (t) => {
+  const c = parseStationConfig({
+    ...minimal, capture: { interface: 'eth1', fanoutGroup: 7 }, limits: { perDecoy: 45, total: 900 },
+    redisUrl: 'redis://10.0.0.5:6379/2', redis: { keyPrefix: 'isp-a', heartbeatMs: 1000 },
+  }, '/');
+  t.equal(c.capture.fanoutGroup, 7);
+  t.same(c.limits, { perDecoy: 45, perDecoyOverrides: {}, total: 900 });
+  t.same(c.redis, { keyPrefix: 'isp-a', heartbeatMs: 1000, expiryMs: 3000 }, 'the expiry defaults to three heartbeats');
+  const bad: Array<[unknown, RegExp]> = [
+    [{ ...minimal, redis: { heartbeatMs: 1000, expiryMs: 1500 } }, /redis\.expiryMs: expected at least twice redis\.heartbeatMs \(2000\), got 1500/],
+    [{ ...minimal, redis: { keyPrefix: 'a b' } }, /redis\.keyPrefix/],
+    [{ ...minimal, redis: { heartbeat: 1 } }, /redis\.heartbeat: unknown setting/],
+    [{ ...minimal, limits: { total: -1 } }, /limits\.total: expected an integer/],
+    [{ ...minimal, capture: { interface: 'x', fanoutGroup: 70000 } }, /capture\.fanoutGroup/],
+  ];
+  for (const [doc, re] of bad) t.throws(() => parseStationConfig(doc, '/'), { code: 'ERR_STATION_CONFIG', message: re });
 });
 
 t.test('accepts a full config', async (t) => {

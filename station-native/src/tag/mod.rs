@@ -7,10 +7,12 @@
 //! ciphertext with key K[0..16] and nonce K[16..28]. Authentication success *is* the test.
 //!
 //! [`TagChecker`] owns every buffer it needs, so a check allocates nothing.
-//! [`tls12`] then confirms the leaked TLS secrets before any takeover.
+//! [`tls12`] then confirms the leaked TLS secrets before any takeover. [`ring::KeyRing`] lets the
+//! live station swap its keys without a restart.
 
 pub mod elligator;
 pub(crate) mod field;
+pub mod ring;
 pub mod stego;
 pub mod tls12;
 #[cfg(any(test, feature = "testkit"))]
