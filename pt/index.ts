@@ -58,4 +58,15 @@ export type { LogSeverity } from './line.js';
 export { fdLineSink, PtIpc } from './ipc.js';
 export type { LineSink, PtIpcOptions, PtLogger } from './ipc.js';
 export { watchTermination } from './termination.js';
+export {
+  connectExtOrPort,
+  encodeExtOrCommand,
+  EXT_OR_COOKIE_HEADER,
+  ExtOrCommand,
+  extOrClientHash,
+  extOrServerHash,
+  parseExtOrCookie,
+  readExtOrCookie,
+} from './extorport.js';
+export type { ExtOrPortOptions } from './extorport.js';
 export type { StopReason, TerminationOptions } from './termination.js';

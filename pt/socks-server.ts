@@ -218,7 +218,8 @@ class SocksConnection {
         if (this.#phase !== 'dialing') return;
         const reason = signal.aborted ? signal.reason : err;
         const code = (reason as { code?: unknown }).code;
-        this.#options.log?.log('warning', `transport dial failed: ${String(code ?? '')} ${(reason as Error).message ?? String(reason)}`);
+        const message = (reason as { message?: unknown }).message ?? String(reason);
+        this.#options.log?.log('warning', `transport dial failed: ${typeof code === 'string' ? `${code} ` : ''}${String(message)}`);
         this.#finish(this.#handshake.reply(socksReplyForError(reason)));
       },
     );
