@@ -29,6 +29,8 @@ export interface StationPathOptions {
   timeoutMs?: number;
   /** Start the station now (default true). */
   startStation?: boolean;
+  /** More TLS ports every decoy serves besides 443 (same certificate, no plain HTTP), e.g. [8443]. */
+  extraDecoyPorts?: number[];
 }
 
 /** A JSON log line of the station. */
@@ -56,6 +58,84 @@ const EXT = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
 const STATION_ENTRY = new URL(`../station/cli.${EXT}`, import.meta.url);
 const FETCH_ENTRY = new URL(`../../examples/fetch-page.${EXT}`, import.meta.url);
 
+/**
+ * One `tapdance-station run` process in the station namespace, with its output collected: JSON
+ * log lines parsed, everything (stdout and stderr) kept raw for privacy scans.
+ */
+export class StationProcess {
+  readonly tb: Testbed;
+  readonly configPath: string;
+  /** Log lines of every run of this process so far (JSON). */
+  readonly log: LogLine[];
+  /** Raw stdout+stderr of every run so far. */
+  output = '';
+  #child: ChildProcess | null = null;
+
+  /**
+   * @param tb - the testbed
+   * @param configPath - station config file
+   * @param log - array to collect log lines in (default a new one)
+   */
+  constructor(tb: Testbed, configPath: string, log: LogLine[] = []) {
+    this.tb = tb;
+    this.configPath = configPath;
+    this.log = log;
+  }
+
+  /** Whether the process is running. */
+  get running(): boolean {
+    return this.#child !== null;
+  }
+
+  /** Start the station and wait until it captures. */
+  async start(timeoutMs = 20_000): Promise<void> {
+    if (this.#child !== null) throw new Error('station already running');
+    const child = this.tb.spawnNode('station', STATION_ENTRY, ['run', '--config', this.configPath]);
+    this.#child = child;
+    const seen = this.log.length;
+    child.stderr?.on('data', (d: Buffer) => { this.output += d.toString(); });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      this.output += `${line}\n`;
+      try {
+        this.log.push(JSON.parse(line) as LogLine);
+      } catch {
+        // not JSON: kept in output
+      }
+    });
+    child.once('exit', () => { if (this.#child === child) this.#child = null; });
+    await this.waitForLog((l) => l.msg === 'station started' && this.log.indexOf(l) >= seen, timeoutMs, 'station start');
+  }
+
+  /** Stop the station (`signal`, then SIGKILL after 5 s) and wait for it to exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.#child;
+    if (child === null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+    this.#child = null;
+  }
+
+  /** Send a signal to the running station (e.g. SIGHUP). */
+  signal(signal: NodeJS.Signals): void {
+    this.#child?.kill(signal);
+  }
+
+  /** Wait for a log line that matches. */
+  async waitForLog(pred: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.log.find(pred);
+      if (hit !== undefined) return hit;
+      if (this.#child === null) throw new Error(`station exited while waiting for ${what}: ${this.output.slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${this.output.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
 /** The running path. */
 export class StationPath {
   readonly tb: Testbed;
@@ -65,14 +145,17 @@ export class StationPath {
   readonly clientConf: ClientConf;
   readonly clientConfPath: string;
   readonly stationConfigPath: string;
+  /** The station config written to `stationConfigPath` (defaults merged with the options). */
+  readonly stationConfig: Record<string, unknown>;
   /** Station log lines so far (JSON). */
   readonly stationLog: LogLine[] = [];
-  /** Raw station stdout+stderr, for privacy scans. */
-  stationOutput = '';
-  #station: ChildProcess | null = null;
+  /** The path's own station process. */
+  readonly station: StationProcess;
+  /** Stations started with {@link startExtraStation}. */
+  readonly extraStations = new Map<string, StationProcess>();
 
   private constructor(tb: Testbed, decoys: Decoy[], covert: CovertServices, key: StationKeyPair, clientConf: ClientConf,
-    clientConfPath: string, stationConfigPath: string) {
+    clientConfPath: string, stationConfigPath: string, stationConfig: Record<string, unknown>) {
     this.tb = tb;
     this.decoys = decoys;
     this.covert = covert;
@@ -80,6 +163,13 @@ export class StationPath {
     this.clientConf = clientConf;
     this.clientConfPath = clientConfPath;
     this.stationConfigPath = stationConfigPath;
+    this.stationConfig = stationConfig;
+    this.station = new StationProcess(tb, stationConfigPath, this.stationLog);
+  }
+
+  /** Raw station stdout+stderr, for privacy scans. */
+  get stationOutput(): string {
+    return this.station.output;
   }
 
   /** Bring up testbed, decoys, covert services and (by default) the station. */
@@ -89,6 +179,9 @@ export class StationPath {
     try {
       const decoys: Decoy[] = [];
       for (const [index, d] of decoySpecs.entries()) decoys.push(await tb.startDecoy({ ...d, index }));
+      for (const port of options.extraDecoyPorts ?? []) {
+        for (const [index, d] of decoySpecs.entries()) await tb.startDecoy({ ...d, index, port, httpPort: 0 });
+      }
       const covert = await tb.startCovert();
       const key = generateStationKeyPair();
       const keyPath = join(tb.workDir, 'station.key');
@@ -120,7 +213,7 @@ export class StationPath {
       };
       const stationConfigPath = join(tb.workDir, 'station.json');
       writeFileSync(stationConfigPath, JSON.stringify(stationConfig, null, 2));
-      const path = new StationPath(tb, decoys, covert, key, clientConf, clientConfPath, stationConfigPath);
+      const path = new StationPath(tb, decoys, covert, key, clientConf, clientConfPath, stationConfigPath, stationConfig);
       if (options.startStation !== false) await path.startStation();
       return path;
     } catch (err) {
@@ -144,56 +237,46 @@ export class StationPath {
 
   /** Start `tapdance-station run` in the station namespace and wait until it captures. */
   async startStation(timeoutMs = 20_000): Promise<void> {
-    if (this.#station !== null) throw new Error('station already running');
-    const child = this.tb.spawnNode('station', STATION_ENTRY, ['run', '--config', this.stationConfigPath]);
-    this.#station = child;
-    child.stderr?.on('data', (d: Buffer) => { this.stationOutput += d.toString(); });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      this.stationOutput += `${line}\n`;
-      try {
-        this.stationLog.push(JSON.parse(line) as LogLine);
-      } catch {
-        // not JSON: kept in stationOutput
-      }
-    });
-    child.once('exit', () => { if (this.#station === child) this.#station = null; });
-    await this.waitForLog((l) => l.msg === 'station started', timeoutMs, 'station start');
+    await this.station.start(timeoutMs);
   }
 
   /** Stop the station (SIGTERM, then SIGKILL) and wait for it to exit. */
   async stopStation(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const child = this.#station;
-    if (child === null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-    this.#station = null;
+    await this.station.stop(signal);
   }
 
   /** Send a signal to the running station (e.g. SIGHUP). */
   signalStation(signal: NodeJS.Signals): void {
-    this.#station?.kill(signal);
+    this.station.signal(signal);
   }
 
   /** Wait for a station log line that matches. */
-  async waitForLog(pred: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.stationLog.find(pred);
-      if (hit !== undefined) return hit;
-      if (this.#station === null && !this.stationLog.some(pred)) {
-        throw new Error(`station exited while waiting for ${what}: ${this.stationOutput.slice(-2000)}`);
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${this.stationOutput.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
+    return this.station.waitForLog(pred, timeoutMs, what);
+  }
+
+  /**
+   * Start another station process on the same mirror, with the path's station config plus
+   * `overrides` (top-level keys replace the defaults'), written to `station-<name>.json`. Give it
+   * its own `capture.tlsPorts` and `capture.fanoutGroup`: two stations must not take over the
+   * same flow, nor share one fanout group.
+   *
+   * @returns the running process (stopped by {@link down})
+   */
+  async startExtraStation(name: string, overrides: Record<string, unknown>, timeoutMs = 20_000): Promise<StationProcess> {
+    if (this.extraStations.has(name)) throw new Error(`station ${name} already exists`);
+    const configPath = join(this.tb.workDir, `station-${name}.json`);
+    writeFileSync(configPath, JSON.stringify({ ...this.stationConfig, ...overrides }, null, 2));
+    const proc = new StationProcess(this.tb, configPath);
+    this.extraStations.set(name, proc);
+    await proc.start(timeoutMs);
+    return proc;
   }
 
   /** Arguments of `examples/fetch-page` for this path. */
   fetchArgs(o: {
     path?: string; upload?: number; target?: string; clientConfPath?: string; tcpWindow?: number; decoyTimeoutMs?: number; attempts?: number;
+    decoyPort?: number;
   } = {}): string[] {
     return [
       '--client-conf', o.clientConfPath ?? this.clientConfPath,
@@ -205,6 +288,7 @@ export class StationPath {
       ...(o.tcpWindow === undefined ? [] : ['--tcp-window', String(o.tcpWindow)]),
       ...(o.decoyTimeoutMs === undefined ? [] : ['--decoy-timeout-ms', String(o.decoyTimeoutMs)]),
       ...(o.attempts === undefined ? [] : ['--attempts', String(o.attempts)]),
+      ...(o.decoyPort === undefined ? [] : ['--decoy-port', String(o.decoyPort)]),
     ];
   }
 
@@ -222,6 +306,7 @@ export class StationPath {
 
   /** Stop everything and remove the testbed. */
   async down(): Promise<void> {
+    for (const p of this.extraStations.values()) await p.stop().catch(() => {});
     await this.stopStation().catch(() => {});
     await this.tb.down();
   }

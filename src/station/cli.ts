@@ -25,7 +25,8 @@ Commands:
                               prepare (or undo) policy routing, the nft mark and sysctls for takeover
 
 Signals (run): SIGTERM/SIGINT stop cleanly (ending sessions), SIGHUP reloads the config file
-(covert policy, limits, timeouts, ClientConf) without dropping live sessions.
+(keys, ClientConf, covert policy, limits, timeouts, metrics address) without dropping live
+sessions; capture and Redis settings need a restart.
 
 Options:
   -h, --help     this text
@@ -68,12 +69,11 @@ async function run(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // One reload at a time: a second SIGHUP during a reload runs once the first has finished.
+  let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
-    try {
-      void station.reload(loadStationConfig(file)).catch((err: Error) => station.log.error({ err: err.message }, 'reload failed; keeping the old config'));
-    } catch (err) {
-      station.log.error({ err: (err as Error).message }, 'reload failed; keeping the old config');
-    }
+    // reload() logs and counts its failures; the old configuration stays.
+    reloading = reloading.then(() => station.reload(() => loadStationConfig(file))).then(() => {}, () => {});
   });
   return new Promise<number>(() => {}); // runs until a signal
 }

@@ -6,6 +6,10 @@
  * wrapped as a `net.Socket` and given to the session table. When that socket has closed, a
  * spoofed RST (after `decoyRstDelayMs`) lets the decoy free the connection it still holds.
  *
+ * Around that: per-decoy limits (in process, or shared through Redis with `redisUrl`), the
+ * Prometheus endpoint (`metrics.listen`), and {@link Station.reload} for SIGHUP, which applies
+ * a new config, new keys and a new ClientConf without dropping live sessions.
+ *
  * @module
  */
 import { Socket } from 'node:net';
@@ -17,7 +21,9 @@ import type { ClientConf } from '../protocol/messages.js';
 import { CovertAllowlist } from './allowlist.js';
 import type { StationConfig } from './config.js';
 import { LocalDecoyLoad, type DecoyLoad } from './decoy-load.js';
+import { RedisDecoyLoad } from './redis-load.js';
 import { createStationLogger } from './log.js';
+import { StationMetrics, type MetricsSource } from './metrics.js';
 import { NativeStation, sumCounters, type NativeCounters, type TaggedFlowInfo } from './native.js';
 import { SessionTable } from './session-table.js';
 import { StationStats } from './stats.js';
@@ -26,8 +32,18 @@ import { StationConfigError } from './errors.js';
 /** Optional collaborators (tests inject their own). */
 export interface StationDeps {
   log?: Logger;
-  /** Per-decoy load store (default: in-process counts). */
+  /** Per-decoy load store (default: Redis with `redisUrl`, else in-process counts). */
   load?: DecoyLoad;
+}
+
+/** What {@link Station.reload} changed. */
+export interface ReloadResult {
+  /** Settings that changed but take effect only after a restart (`capture`, `redisUrl`, `redis`). */
+  restartNeeded: string[];
+  /** Whether new keys were installed in the data plane. */
+  keysChanged: boolean;
+  /** The ClientConf generation now offered, if any. */
+  clientConfGeneration: number | undefined;
 }
 
 /** Counters of the whole station: native data plane (summed over workers) and sessions. */
@@ -52,14 +68,21 @@ export class Station {
   readonly #table: SessionTable;
   readonly #load: DecoyLoad;
   readonly #rstTimers = new Set<NodeJS.Timeout>();
+  readonly #reloads = new Map<string, number>();
+  #metrics: StationMetrics | undefined;
+  #metricsAddress: string | undefined;
   #config: StationConfig;
+  #keys: Uint8Array[];
   #clientConf: { generation: number; conf: ClientConf } | undefined;
   #stopped = false;
 
   private constructor(config: StationConfig, keys: Uint8Array[], clientConf: ClientConf | undefined, deps: StationDeps) {
     this.#config = config;
+    this.#keys = keys;
     this.log = deps.log ?? createStationLogger({ level: config.log.level });
-    this.#load = deps.load ?? new LocalDecoyLoad(config.limits);
+    this.#load = deps.load ?? (config.redisUrl === undefined ? new LocalDecoyLoad(config.limits) : new RedisDecoyLoad({
+      url: config.redisUrl, limits: config.limits, log: this.log, stationId: config.stationId, ...config.redis,
+    }));
     this.#clientConf = clientConf === undefined ? undefined : { generation: clientConf.generation, conf: clientConf };
     this.#table = new SessionTable({
       log: this.log,
@@ -82,6 +105,7 @@ export class Station {
       interface: config.capture.interface,
       workers: config.capture.workers,
       capture: config.capture.kind,
+      fanoutGroup: config.capture.fanoutGroup,
       takeover: true,
       pipeline: { tlsPorts: config.capture.tlsPorts, flowCapacity: config.capture.flowTableCapacity },
     });
@@ -95,12 +119,35 @@ export class Station {
     const keys = await Station.#loadKeys(config);
     const clientConf = await Station.#loadClientConf(config);
     const station = new Station(config, keys, clientConf, deps);
-    station.#native.start((ev) => station.#onTakeover(ev));
+    try {
+      if (station.#load instanceof RedisDecoyLoad) await station.#load.start();
+      if (config.metrics.listen !== undefined) await station.#listenMetrics(config.metrics.listen);
+      station.#native.start((ev) => station.#onTakeover(ev));
+    } catch (err) {
+      await station.#metrics?.close();
+      await station.#load.close();
+      throw err;
+    }
     station.log.info({
       interface: config.capture.interface, workers: config.capture.workers, capture: config.capture.kind,
       keys: keys.length, tlsPorts: config.capture.tlsPorts, clientConfGeneration: clientConf?.generation,
+      loadStore: station.#load instanceof RedisDecoyLoad ? 'redis' : 'local', metrics: station.#metricsAddress,
     }, 'station started');
     return station;
+  }
+
+  /** Serve metrics on `where` (none when undefined); the old endpoint closes once the new one is bound. */
+  async #listenMetrics(where: StationConfig['metrics']['listen']): Promise<void> {
+    let next: StationMetrics | undefined;
+    let address: string | undefined;
+    if (where !== undefined) {
+      next = new StationMetrics(this.metricsSource());
+      const bound = await next.listen(where);
+      address = `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;
+    }
+    await this.#metrics?.close();
+    this.#metrics = next;
+    this.#metricsAddress = address;
   }
 
   static async #loadKeys(config: StationConfig): Promise<Uint8Array[]> {
@@ -141,13 +188,54 @@ export class Station {
     return { native: sumCounters(this.#native.counters()), sessions: this.stats.snapshot() };
   }
 
+  /** What the Prometheus metrics read (see {@link StationMetrics}). */
+  metricsSource(): MetricsSource {
+    return {
+      nativeCounters: () => this.#native.counters(),
+      stats: this.stats,
+      loadStatus: () => this.#load.status(),
+      clientConfGeneration: () => this.#clientConf?.generation,
+      reloads: this.#reloads,
+    };
+  }
+
+  /** The bound address of the metrics endpoint (`host:port`), if it is serving. */
+  get metricsAddress(): string | undefined {
+    return this.#metricsAddress;
+  }
+
   /**
-   * Apply a new configuration without dropping live sessions: covert policy, limits, timeouts
-   * and ClientConf take effect for new sessions. Keys and capture settings need a restart of the
-   * data plane and are reported if they changed.
+   * Apply a new configuration without dropping live sessions. Keys, ClientConf, covert policy,
+   * limits, timeouts and the metrics address take effect at once, for new flows and sessions;
+   * flows already taken over are sockets and go on unchanged. Nothing is applied when the new
+   * keys or ClientConf cannot be read, or the new metrics address cannot be bound. Capture and
+   * Redis settings need a restart and are reported. Failures are logged and counted
+   * (`tapdance_config_reloads_total{result="failed"}`) before they are thrown.
+   *
+   * @param next - the validated new configuration, or a function that reads it (its failure counts as a failed reload)
+   * @returns what changed and what needs a restart
+   * @throws {@link StationConfigError} when the config, a key file or the ClientConf is unusable (the old config stays)
+   * @example
+   * ```ts
+   * process.on('SIGHUP', () => void station.reload(() => loadStationConfig(file)).catch(() => {}))
+   * ```
    */
-  async reload(config: StationConfig): Promise<{ restartNeeded: string[] }> {
-    const clientConf = await Station.#loadClientConf(config);
+  async reload(next: StationConfig | (() => StationConfig)): Promise<ReloadResult> {
+    let config: StationConfig;
+    let keys: Uint8Array[];
+    let clientConf: ClientConf | undefined;
+    try {
+      config = typeof next === 'function' ? next() : next;
+      [keys, clientConf] = await Promise.all([Station.#loadKeys(config), Station.#loadClientConf(config)]);
+      if (JSON.stringify(config.metrics) !== JSON.stringify(this.#config.metrics)) await this.#listenMetrics(config.metrics.listen);
+    } catch (err) {
+      StationStats.bump(this.#reloads, 'failed');
+      this.log.error({ err: (err as Error).message }, 'reload failed; keeping the old config');
+      throw err;
+    }
+    this.#native.setKeys(keys);
+    const keysChanged = !sameKeys(keys, this.#keys);
+    this.#keys = keys;
     this.#table.update({
       covert: Station.#covertPolicy(config),
       maxSessions: config.sessions.maxSessions,
@@ -157,16 +245,17 @@ export class Station {
       clientAddressPrefixBits: config.log.clientAddressPrefixBits,
       stationId: config.stationId,
     });
-    if (this.#load instanceof LocalDecoyLoad) this.#load.setLimits(config.limits);
+    this.#load.setLimits(config.limits);
     this.#clientConf = clientConf === undefined ? undefined : { generation: clientConf.generation, conf: clientConf };
-    const restartNeeded = [
-      JSON.stringify(config.keyFiles) !== JSON.stringify(this.#config.keyFiles) ? 'keyFiles' : '',
-      JSON.stringify(config.capture) !== JSON.stringify(this.#config.capture) ? 'capture' : '',
-    ].filter(Boolean);
+    const restartNeeded = (['capture', 'redisUrl', 'redis'] as const)
+      .filter((k) => JSON.stringify(config[k]) !== JSON.stringify(this.#config[k]));
     this.#config = config;
-    this.log.info({ clientConfGeneration: clientConf?.generation, restartNeeded }, 'configuration reloaded');
-    return { restartNeeded };
+    StationStats.bump(this.#reloads, 'ok');
+    const result = { restartNeeded, keysChanged, clientConfGeneration: clientConf?.generation };
+    this.log.info({ ...result, keys: keys.length, metrics: this.#metricsAddress }, 'configuration reloaded');
+    return result;
   }
+
 
   /** Stop capturing, end every session, and release resources. Idempotent. */
   async stop(): Promise<void> {
@@ -176,13 +265,14 @@ export class Station {
     const counters = this.counters();
     this.#native.stop();
     for (const t of this.#rstTimers) clearTimeout(t);
+    await this.#metrics?.close();
     await this.#load.close();
     this.log.info({ counters }, 'station stopped');
   }
 
   #onTakeover(ev: TaggedFlowInfo): void {
     if (ev.fd === undefined || ev.fd === null) {
-      StationStats.bump(this.stats.takeoverFailures, ev.error ?? 'native');
+      // Counted by the data plane (takeover_failed_socket); the session layer never saw it.
       this.log.warn({ decoy: ev.flow.serverAddress, err: ev.error }, 'takeover failed in the data plane');
       return;
     }
@@ -214,4 +304,8 @@ export class Station {
     }, this.#config.sessions.decoyRstDelayMs);
     this.#rstTimers.add(timer);
   }
+}
+
+function sameKeys(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length && a.every((k, i) => Buffer.from(k).equals(b[i]!));
 }
