@@ -14,6 +14,8 @@ const loader = new URL('../../node_modules/@tapjs/typescript/dist/esm/import.mjs
 export const PT_MAIN: readonly string[] = [process.execPath, `--import=${loader}`, fileURLToPath(new URL('../../pt/main.ts', import.meta.url))];
 /** Command line running the loopback-dialer fixture. */
 export const PT_FIXTURE: readonly string[] = [process.execPath, `--import=${loader}`, fileURLToPath(new URL('./fixtures/loopback-pt.ts', import.meta.url))];
+/** Command line running the built bin (`npm run build` first), as a real install would. */
+export const PT_DIST: readonly string[] = [process.execPath, fileURLToPath(new URL('../../dist/pt/main.js', import.meta.url))];
 /** Debian's obfs4proxy. */
 export const OBFS4PROXY: readonly string[] = ['/usr/bin/obfs4proxy'];
 

@@ -221,3 +221,19 @@ t.test('never buffers more than the largest request before it completes', async 
   }
   t.ok(failed);
 });
+
+t.test('never throws on arbitrary input and never buffers beyond the bound', async () => {
+  const fc = (await import('fast-check')).default;
+  const prefixes = [[], [5, 1, 0], [5, 1, 2], [5, 2, 0, 2, 1], [4, 1]];
+  fc.assert(
+    fc.property(fc.constantFrom(...prefixes), fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }), (prefix, chunks) => {
+      const hs = new SocksHandshake();
+      for (const chunk of [Uint8Array.from(prefix), ...chunks]) {
+        const step = hs.push(chunk);
+        if (step.error !== null && hs.state !== 'failed') throw new Error('error without failed state');
+        if (hs.state !== 'request-ready' && hs.buffered > MAX_HANDSHAKE_BYTES) throw new Error(`buffered ${hs.buffered}`);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+});
