@@ -16,16 +16,19 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 t.test('tor completes the link handshake with a bridge through tapdance-pt', async (t) => {
   const key = 'ab'.repeat(32);
+  // Over 255 bytes in all, so tor splits them across the SOCKS5 user name and password.
+  const decoys = Array.from({ length: 6 }, (_, i) => `decoy=decoy-number-${i}.example.com@192.0.2.${10 + i}`);
   const bed = await startTorTestbed({
     dir,
     ptCommand: [...PT_FIXTURE, '--log-level', 'info'],
     env: baseEnv(),
-    bridgeArgs: (b) => [`covert=127.0.0.1:${b.orPort}`, `pubkey=${key}`, 'decoy=decoy.example@192.0.2.10'],
+    bridgeArgs: (b) => [`covert=127.0.0.1:${b.orPort}`, `pubkey=${key}`, ...decoys],
     // A second bridge the loopback fixture must refuse: its SOCKS reply reaches tor.
     extraBridges: () => ['tapdance 192.0.2.1:443 0123456789ABCDEF0123456789ABCDEF01234567 covert=192.0.2.1:443'],
   });
   t.teardown(() => bed.stop());
   const { client, bridge } = bed;
+  t.ok(`covert=127.0.0.1:${bridge.orPort};pubkey=${key};${decoys.join(';')}`.length > 255, 'arguments need both SOCKS5 fields');
 
   // The managed-proxy handshake as tor saw it.
   await client.waitForLog(/Got a line from managed proxy '.*': \(VERSION 1\)/);
@@ -36,7 +39,7 @@ t.test('tor completes the link handshake with a bridge through tapdance-pt', asy
 
   // tor's SOCKS request carried the bridge line's arguments to our dialer (its LOG line).
   await client.waitForLog(
-    new RegExp(`\\[notice\\] Managed proxy ".*": loopback dial to port ${bridge.orPort} with args covert=127.0.0.1:${bridge.orPort};pubkey=${key};decoy=decoy.example@192.0.2.10$`),
+    new RegExp(`\\[notice\\] Managed proxy ".*": loopback dial to port ${bridge.orPort} with args covert=127.0.0.1:${bridge.orPort};pubkey=${key};${decoys.join(';').replace(/\./g, '\\.')}$`),
   );
   await client.waitForLog(new RegExp(`Proxy Client: OR connection .* with 127\\.0\\.0\\.1:${bridge.orPort} .*RSA_ID=${bridge.fingerprint} successful`));
 
