@@ -4,6 +4,9 @@
  * the station namespace watching the router's port mirror. Clients run in the client namespace
  * (`examples/fetch-page`). Used by the end-to-end tests, `npm run demo` and `npm run bench:e2e`.
  *
+ * More station processes can watch the same mirror ({@link StationPath.startExtraStation}), each
+ * with its own decoy ports and fanout group, e.g. two stations sharing decoy limits in Redis.
+ *
  * @module
  */
 import { writeFileSync } from 'node:fs';
@@ -12,6 +15,7 @@ import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import { create } from '@bufbuild/protobuf';
 import { Testbed, type TestbedOptions } from '../testbed/testbed.js';
+import { nodeArgv } from '../testbed/node-child.js';
 import type { Decoy, CovertServices, DecoyOptions, RunResult } from '../testbed/testbed.js';
 import { generateStationKeyPair, encodeStationKeyFile, type StationKeyPair } from '../crypto/keys.js';
 import { writeClientConf } from '../protocol/client-conf.js';
@@ -69,17 +73,20 @@ export class StationProcess {
   readonly log: LogLine[];
   /** Raw stdout+stderr of every run so far. */
   output = '';
+  readonly #wrap: readonly string[];
   #child: ChildProcess | null = null;
 
   /**
    * @param tb - the testbed
    * @param configPath - station config file
    * @param log - array to collect log lines in (default a new one)
+   * @param wrap - a command line that runs the station (e.g. `setpriv …`); default none
    */
-  constructor(tb: Testbed, configPath: string, log: LogLine[] = []) {
+  constructor(tb: Testbed, configPath: string, log: LogLine[] = [], wrap: readonly string[] = []) {
     this.tb = tb;
     this.configPath = configPath;
     this.log = log;
+    this.#wrap = wrap;
   }
 
   /** Whether the process is running. */
@@ -87,10 +94,18 @@ export class StationProcess {
     return this.#child !== null;
   }
 
+  /** Process id while running. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** Start the station and wait until it captures. */
   async start(timeoutMs = 20_000): Promise<void> {
     if (this.#child !== null) throw new Error('station already running');
-    const child = this.tb.spawnNode('station', STATION_ENTRY, ['run', '--config', this.configPath]);
+    const args = ['run', '--config', this.configPath];
+    const [cmd, ...rest] = this.#wrap;
+    const child = cmd === undefined ? this.tb.spawnNode('station', STATION_ENTRY, args)
+      : this.tb.spawn('station', cmd, [...rest, ...nodeArgv(STATION_ENTRY, args)]);
     this.#child = child;
     const seen = this.log.length;
     child.stderr?.on('data', (d: Buffer) => { this.output += d.toString(); });
@@ -261,15 +276,16 @@ export class StationPath {
    * its own `capture.tlsPorts` and `capture.fanoutGroup`: two stations must not take over the
    * same flow, nor share one fanout group.
    *
+   * @param o.wrap - a command line that runs the station, e.g. `['setpriv', '--reuid=65534', …, '--']`
    * @returns the running process (stopped by {@link down})
    */
-  async startExtraStation(name: string, overrides: Record<string, unknown>, timeoutMs = 20_000): Promise<StationProcess> {
+  async startExtraStation(name: string, overrides: Record<string, unknown>, o: { timeoutMs?: number; wrap?: string[] } = {}): Promise<StationProcess> {
     if (this.extraStations.has(name)) throw new Error(`station ${name} already exists`);
     const configPath = join(this.tb.workDir, `station-${name}.json`);
     writeFileSync(configPath, JSON.stringify({ ...this.stationConfig, ...overrides }, null, 2));
-    const proc = new StationProcess(this.tb, configPath);
+    const proc = new StationProcess(this.tb, configPath, [], o.wrap);
     this.extraStations.set(name, proc);
-    await proc.start(timeoutMs);
+    await proc.start(o.timeoutMs);
     return proc;
   }
 
