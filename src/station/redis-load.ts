@@ -113,6 +113,9 @@ return 1
 `;
 
 type Arg = string | number;
+
+/** How long a decoy this station was asked for stays in its metrics without clients here. */
+const SEEN_MS = 10 * 60_000;
 interface Scripts {
   tdAcquire(decoyKey: string, totalKey: string, ...args: Arg[]): Promise<number>;
   tdRelease(decoyKey: string, totalKey: string, member: string): Promise<number>;
@@ -143,6 +146,8 @@ export class RedisDecoyLoad implements DecoyLoad {
   readonly #mine = new DecoyCounts();
   /** Decoys whose field this station may have written since the last heartbeat. */
   readonly #published = new Set<string>();
+  /** Decoys this station was asked for, and when last (their shared counts go to metrics). */
+  readonly #seen = new Map<string, number>();
   #limits: DecoyLimits;
   #up = false;
   #storeErrors = 0;
@@ -225,6 +230,7 @@ export class RedisDecoyLoad implements DecoyLoad {
   }
 
   async acquire(decoy: string): Promise<boolean> {
+    this.#seen.set(decoy, Date.now());
     if (!this.#up || this.#closed) return this.#fallbackAcquire(decoy);
     const limits = this.#limits;
     // Counted before the answer, so a heartbeat sent meanwhile publishes it (over-counting for
@@ -276,7 +282,10 @@ export class RedisDecoyLoad implements DecoyLoad {
 
   async status(): Promise<DecoyLoadStatus> {
     const decoys = new Map<string, { station: number; all: number }>();
-    const names = [...new Set([...this.#published, ...[...this.#mine.entries()].map(([d]) => d)])];
+    // Decoys this station holds slots on or was asked for in the last ten minutes.
+    const since = Date.now() - SEEN_MS;
+    for (const [d, at] of this.#seen) if (at < since && this.#mine.get(d) === 0) this.#seen.delete(d);
+    const names = [...new Set([...this.#seen.keys(), ...[...this.#mine.entries()].map(([d]) => d)])];
     let all: number[] | undefined;
     if (this.#up && names.length > 0) {
       try {

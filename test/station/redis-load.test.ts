@@ -73,6 +73,12 @@ t.test('two stations sharing Redis hold one limit per decoy; overrides and other
   t.same([...st.decoys.entries()].sort(), [[DECOY, { station: 3, all: 3 }], ['192.0.2.99', { station: 1, all: 1 }]]);
   t.equal(st.up, true);
   t.equal(st.store, 'redis');
+  // b holds nothing on DECOY or 192.0.2.99 any more, but was asked for them: after its
+  // heartbeats (200 ms) it still reports the shared counts there.
+  await new Promise((r) => setTimeout(r, 600));
+  const sb = await b.status();
+  t.same(sb.decoys.get(DECOY), { station: 0, all: 3 });
+  t.same(sb.decoys.get('192.0.2.99'), { station: 0, all: 1 }, 'including a decoy it was refused on');
 });
 
 t.test('concurrent acquires from two stations never exceed the limit', async (t) => {
