@@ -49,6 +49,11 @@ export interface DialOptions {
   decoyTimeoutMs?: number | undefined;
   /** Back-off before attempt i (default min(25·2^i, 15000) ms). */
   backoffMs?: ((attempt: number) => number) | undefined;
+  /**
+   * Called with a newer ClientConf sent by a station (instead of, or besides, writing it back to
+   * `clientConfPath`). Errors are ignored.
+   */
+  onClientConf?: ((conf: ClientConf) => void | Promise<void>) | undefined;
 }
 
 /** Load the ClientConf from options. */
@@ -80,11 +85,15 @@ function sessionOptions(o: DialOptions): ClientSessionOptions {
   if (chooser.decoys.length === 0) throw new ClientError('ERR_NO_DECOYS', 'the ClientConf has no usable decoy (address and station key)');
   const signals = [o.signal, o.timeout === undefined ? undefined : AbortSignal.timeout(o.timeout)].filter((s): s is AbortSignal => s !== undefined);
   const path = o.clientConfPath;
+  const hook = o.onClientConf;
   return {
     chooser,
     covertAddress: o.target,
     generation: () => chooser.conf.generation,
-    onClientConf: path === undefined ? undefined : (c) => writeClientConf(path, c),
+    onClientConf: path === undefined && hook === undefined ? undefined : async (c) => {
+      if (path !== undefined) await writeClientConf(path, c);
+      await hook?.(c);
+    },
     flow: { tls: o.tls, connect: o.connect, stationTimeoutMs: o.stationTimeoutMs, topBitsMask: o.topBitsMask },
     attempts: o.attempts,
     reconnectAttempts: o.reconnectAttempts,

@@ -239,6 +239,8 @@ export class ClientSession {
 
   #attach(flow: TapDanceFlow): void {
     this.#flow = flow;
+    // A 'drain' awaited on the previous flow will never come; writing resumes on this one.
+    this.#waitingDrain = false;
     this.#flows++;
     this.#state = 'open';
     const decoy = this.#decoy!;
@@ -246,7 +248,10 @@ export class ClientSession {
     this.#uploadLimit = window - this.#random(UPLOAD_MARGIN[0], UPLOAD_MARGIN[1]);
     this.#written = 0;
     const timeout = this.#o.decoyTimeoutMs ?? decoy.timeoutMs;
-    const deadline = Math.max(0.9 * timeout - this.#random(READ_DEADLINE_MARGIN[0], READ_DEADLINE_MARGIN[1]), 0);
+    // The public client's margin (50–9500 ms) assumes timeouts of tens of seconds; for shorter
+    // ones it is capped at 30% of the timeout so that a flow always lives a while.
+    const margin = this.#random(READ_DEADLINE_MARGIN[0], Math.max(READ_DEADLINE_MARGIN[0], Math.min(READ_DEADLINE_MARGIN[1], Math.floor(0.3 * timeout))));
+    const deadline = 0.9 * timeout - margin;
     this.#readTimer = setTimeout(() => this.#switchFlow('read deadline'), deadline);
     const tls = flow.tls;
     tls.on('data', (chunk: Buffer) => this.#onFlowData(flow, chunk));
@@ -357,6 +362,7 @@ export class ClientSession {
       if (!ok) {
         this.#waitingDrain = true;
         flow.tls.once('drain', () => {
+          if (flow !== this.#flow) return;
           this.#waitingDrain = false;
           this.#pump();
         });

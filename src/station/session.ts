@@ -156,8 +156,11 @@ export class StationSession {
       this.#pendingDown.length = 0;
       this.#pendingDownBytes = 0;
       this.#writeData(flow, pending);
-      this.#covert.resume();
     }
+    // The covert side may have been paused for an older flow's back-pressure or the buffer limit;
+    // that flow's 'drain' will not come, so this flow takes over (unless it is already full).
+    if (flow.tls.writableNeedDrain) flow.tls.once('drain', () => this.#resumeCovert());
+    else this.#resumeCovert();
     if (this.#covertEnded) this.#closeTowardsClient(flow);
   }
 
@@ -250,10 +253,12 @@ export class StationSession {
   #writeData(flow: ActiveFlow, data: Buffer): void {
     if (!flow.tls.write(encodeDataFrames(data, DOWNSTREAM_CHUNK)) && !this.#covert.isPaused()) {
       this.#covert.pause();
-      flow.tls.once('drain', () => {
-        if (!this.#ended && this.#pendingDownBytes < this.#env.bufferBytes) this.#covert.resume();
-      });
+      flow.tls.once('drain', () => this.#resumeCovert());
     }
+  }
+
+  #resumeCovert(): void {
+    if (!this.#ended && this.#pendingDownBytes < this.#env.bufferBytes) this.#covert.resume();
   }
 
   #covertEnd(): void {

@@ -12,6 +12,7 @@
  * - `GET /bytes/<n>?seed=<s>` → n bytes, with `content-length` and `x-content-sha256`
  * - `GET /sha256/<n>?seed=<s>` → `{"bytes":n,"sha256":"…"}`
  * - `POST /upload` (or `PUT`) → `{"bytes":n,"sha256":"…"}` of the request body
+ * - `POST /echo` → the request body streamed back as it arrives (both directions at once)
  *
  * No TLS here; the station's covert side is plain TCP, as a real covert web site's front.
  *
@@ -126,6 +127,9 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const body = contentStream(size, seed);
     body.pipe(res);
     res.once('close', () => body.destroy());
+  } else if (req.method === 'POST' && url.pathname === '/echo') {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    req.pipe(res);
   } else if ((req.method === 'POST' || req.method === 'PUT') && url.pathname === '/upload') {
     const h = createHash('sha256');
     let bytes = 0;
