@@ -233,8 +233,8 @@ export class Station {
       this.log.error({ err: (err as Error).message }, 'reload failed; keeping the old config');
       throw err;
     }
-    this.#native.setKeys(keys);
     const keysChanged = !sameKeys(keys, this.#keys);
+    if (keysChanged) this.#native.setKeys(keys);
     this.#keys = keys;
     this.#table.update({
       covert: Station.#covertPolicy(config),
@@ -255,7 +255,6 @@ export class Station {
     this.log.info({ ...result, keys: keys.length, metrics: this.#metricsAddress }, 'configuration reloaded');
     return result;
   }
-
 
   /** Stop capturing, end every session, and release resources. Idempotent. */
   async stop(): Promise<void> {
@@ -306,6 +305,7 @@ export class Station {
   }
 }
 
+/** Same keys in the same order (the order decides which key a tag is tried with first). */
 function sameKeys(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
   return a.length === b.length && a.every((k, i) => Buffer.from(k).equals(b[i]!));
 }
