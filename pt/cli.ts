@@ -4,7 +4,9 @@
  * inject another dialer.
  *
  * Flags: `--log-level <error|warning|notice|info|debug>` (LOG lines sent to tor, default
- * `notice`), `--version`, `--help`. Flags go on the `ClientTransportPlugin … exec` line.
+ * `notice`), `--dial-timeout <seconds>` (how long one SOCKS request may take to become a
+ * TapDance session, default 60), `--version`, `--help`. Flags go on the
+ * `ClientTransportPlugin … exec` line.
  *
  * @module
  */
@@ -20,6 +22,8 @@ import type { PtDialer } from './dialer.js';
 export interface CliOptions {
   /** `--log-level`. */
   logLevel: LogSeverity;
+  /** `--dial-timeout`, in ms (undefined: the SOCKS server's default). */
+  dialTimeoutMs: number | undefined;
   /** `--version` or `--help` was given. */
   info: 'version' | 'help' | undefined;
 }
@@ -32,7 +36,7 @@ export interface CliOptions {
  * @throws {Error} naming an unknown flag or bad value (the message is for the user)
  */
 export function parseCli(argv: readonly string[]): CliOptions {
-  const options: CliOptions = { logLevel: 'notice', info: undefined };
+  const options: CliOptions = { logLevel: 'notice', dialTimeoutMs: undefined, info: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -44,6 +48,10 @@ export function parseCli(argv: readonly string[]): CliOptions {
         throw new Error(`--log-level expects one of ${LOG_SEVERITIES.join(', ')}`);
       }
       options.logLevel = value as LogSeverity;
+    } else if (flag === '--dial-timeout') {
+      const value = Number(inline ?? argv[++i]);
+      if (!Number.isFinite(value) || value <= 0 || value > 3600) throw new Error('--dial-timeout expects seconds, 0 < n <= 3600');
+      options.dialTimeoutMs = Math.round(value * 1000);
     } else throw new Error(`unknown argument ${JSON.stringify(arg).slice(0, 60)}`);
   }
   return options;
@@ -71,7 +79,7 @@ export function packageVersion(): string {
 
 const HELP = `tapdance-pt: Tor pluggable transport (PT v1 managed client) for TapDance.
 Run by tor, not by hand:  ClientTransportPlugin tapdance exec /path/to/tapdance-pt [--log-level info]
-Flags: --log-level error|warning|notice|info|debug, --version, --help
+Flags: --log-level error|warning|notice|info|debug, --dial-timeout SECONDS (default 60), --version, --help
 `;
 
 /**
@@ -109,6 +117,7 @@ export async function runMain(createDialer: (context: DialerContext) => PtDialer
     implementation: { name: 'tapdance-pt', version: packageVersion() },
     logLevel: cli.logLevel,
     createDialer,
+    ...(cli.dialTimeoutMs === undefined ? {} : { socks: { dialTimeoutMs: cli.dialTimeoutMs } }),
   });
   process.exit(await client.exited);
 }

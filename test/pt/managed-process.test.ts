@@ -162,18 +162,19 @@ t.test('relays through the fixture with bridge arguments, and through TOR_PT_PRO
   }
 });
 
-t.test('the shipped bin checks bridge lines and reports the missing TapDance client to tor', async (t) => {
-  const { p, port } = await started(t, [...PT_MAIN, '--log-level=info'], good);
+t.test('the shipped bin checks bridge lines and hands well-formed requests to the TapDance client', async (t) => {
+  const { p, port } = await started(t, [...PT_MAIN, '--log-level=info', '--dial-timeout=1'], good);
   const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
   const creds = (args: string): string => {
     const b = Buffer.from(args);
     return `01 ${b.length.toString(16).padStart(2, '0')} ${b.toString('hex')} 01 00`;
   };
   const request = '05 01 00 01 7f000001 2329';
-  const wellFormed = `pubkey=${'ab'.repeat(32)};decoy=decoy.example@192.0.2.10`;
-  const unavailable = await probe(port, [hex(`05 01 02 ${creds(wellFormed)} ${request}`)]);
-  t.equal(unavailable.received, '0502' + '0100' + '05010001000000000000', 'general failure');
-  await p.waitLine(/^LOG SEVERITY=warning MESSAGE="transport dial failed: ERR_PT_TRANSPORT_UNAVAILABLE /);
+  // A decoy on a closed loopback port: the client keeps retrying until the 1 s dial timeout.
+  const wellFormed = `pubkey=${'ab'.repeat(32)};decoy=decoy.example@127.0.0.1:1`;
+  const timedOut = await probe(port, [hex(`05 01 02 ${creds(wellFormed)} ${request}`)]);
+  t.equal(timedOut.received, '0502' + '0100' + '05060001000000000000', 'TTL expired: the dial ran out of time');
+  await p.waitLine(/^LOG SEVERITY=warning MESSAGE="transport dial failed: ERR_PT_DIAL_TIMEOUT /);
 
   const typo = await probe(port, [hex(`05 01 02 ${creds('pubky=00')} ${request}`)]);
   t.equal(typo.received, '0502' + '0100' + '05020001000000000000', 'not allowed');
