@@ -40,6 +40,8 @@ export interface DialOptions {
   /** Initial attempts (default 20) and attempts per redial (default 5). */
   attempts?: number | undefined;
   reconnectAttempts?: number | undefined;
+  /** Deadline for TCP and TLS to a decoy, per attempt (default random 11175–14231 ms). */
+  decoyConnectTimeoutMs?: number | undefined;
   /** How long to wait for the station after the tag (default max(2 × handshake, 2 s)). */
   stationTimeoutMs?: number | undefined;
   /** Representative bits randomised in tags (default 0xc0; 0x80 suits stations that clear one bit). */
@@ -94,7 +96,10 @@ function sessionOptions(o: DialOptions): ClientSessionOptions {
       if (path !== undefined) await writeClientConf(path, c);
       await hook?.(c);
     },
-    flow: { tls: o.tls, connect: o.connect, stationTimeoutMs: o.stationTimeoutMs, topBitsMask: o.topBitsMask },
+    flow: {
+      tls: o.tls, connect: o.connect, stationTimeoutMs: o.stationTimeoutMs, topBitsMask: o.topBitsMask,
+      decoyDeadlineMs: o.decoyConnectTimeoutMs,
+    },
     attempts: o.attempts,
     reconnectAttempts: o.reconnectAttempts,
     tcpWindow: o.tcpWindow,

@@ -104,12 +104,28 @@ const STATION_TIMEOUT_FLOOR_MS = 2_000;
 
 function directConnect(address: string, port: number, signal: AbortSignal): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = netConnect({ host: address, port, noDelay: true, allowHalfOpen: true, signal });
+    // Not `net.connect({ signal })`: Node keeps that signal on the socket for its whole life, and
+    // this one is the connect deadline, which must not end the flow later.
+    const socket: Socket = netConnect({ host: address, port, noDelay: true, allowHalfOpen: true });
+    const onAbort = (): void => {
+      socket.destroy();
+      reject(signal.reason);
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
-      socket.off('error', reject);
+      signal.removeEventListener('abort', onAbort);
+      socket.off('error', onError);
       resolve(socket);
     });
-    socket.once('error', reject);
+    const onError = (err: Error): void => {
+      signal.removeEventListener('abort', onAbort);
+      reject(err);
+    };
+    socket.once('error', onError);
   });
 }
 

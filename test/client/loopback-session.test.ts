@@ -63,3 +63,44 @@ t.test('a tag for another station is not taken over and the decoy gets a complet
   t.equal(path.decoyRequests.length, requests + 1, 'the decoy received the completed request');
   t.match(path.decoyRequests.at(-1), /^GET \/ HTTP\/1\.1\r\nHost: decoy\.test\r\n[\s\S]*Connection: close\r\n\r\n$/);
 });
+
+t.test('a flow outlives its decoy connect deadline', async (t) => {
+  const socket = await dial({ ...path.dialOptions, target: `127.0.0.1:${path.echoPort}`, decoyConnectTimeoutMs: 300 });
+  await new Promise((r) => setTimeout(r, 800));
+  socket.write('still here');
+  const [d] = await once(socket, 'data');
+  t.equal(String(d), 'still here');
+  t.equal(socket.session.flows, 1, 'the same flow');
+  socket.destroy();
+});
+
+t.test('the station ends a flow at its lifetime; the client redials and the stream goes on', async (t) => {
+  const short = await startLoopbackPath({ flowLifetimeMs: 300 });
+  t.teardown(() => short.close());
+  const socket = await dial({ ...short.dialOptions, target: `127.0.0.1:${short.echoPort}` });
+  const data = randomBytes(64 * 1024);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  for (let i = 0; i < 8; i++) {
+    socket.write(data.subarray(i * 8192, (i + 1) * 8192));
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  socket.end();
+  await once(socket, 'end');
+  t.ok(Buffer.concat(chunks).equals(data), 'every byte came back in order');
+  t.ok(socket.session.flows >= 3, `${socket.session.flows} flows`);
+  t.ok(short.stats.reconnects >= 2, 'the station confirmed the reconnects');
+});
+
+t.test('a session whose flow is lost and never replaced ends after the reconnect window', async (t) => {
+  const short = await startLoopbackPath({ reconnectWindowMs: 300 });
+  t.teardown(() => short.close());
+  let taken: import('node:net').Socket | undefined;
+  short.intercept = (tk) => { taken = tk.socket; return false; };
+  const socket = await dial({ ...short.dialOptions, target: `127.0.0.1:${short.echoPort}` });
+  socket.on('error', () => {});
+  taken!.resetAndDestroy(); // the flow is lost; the client gives the session up
+  for (let i = 0; i < 50 && short.stats.sessionEnds.get('client_timeout') === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(short.stats.sessionEnds.get('client_timeout'), 1, 'the station ended it as CLIENT_TIMEOUT');
+  t.equal(short.stats.sessionsActive, 0);
+});
