@@ -45,6 +45,11 @@ export interface StationConfig {
      * one group, so two station processes on one interface need different ids.
      */
     fanoutGroup: number;
+    /**
+     * How long to wait for the decoy's ACK of the tagged segment before taking over, ms. 0
+     * (default) takes over as soon as the tag verifies, half a round trip sooner.
+     */
+    ackWaitMs: number;
   };
   covert: {
     /** Destinations a client may ask for; everything else gets S2C_ERROR. */
@@ -223,6 +228,7 @@ export function parseStationConfig(doc: unknown, baseDir: string): StationConfig
     }),
     flowTableCapacity: cap.int('flowTableCapacity', 1 << 20, 16, 1 << 28),
     fanoutGroup: cap.int('fanoutGroup', 0x7d01, 0, 0xffff),
+    ackWaitMs: cap.int('ackWaitMs', 0, 0, 5_000),
   };
   if (kind === 'pcap') capture.file = path(cap.string('file'));
   else cap.raw('file');

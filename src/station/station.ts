@@ -107,7 +107,7 @@ export class Station {
       capture: config.capture.kind,
       fanoutGroup: config.capture.fanoutGroup,
       takeover: true,
-      pipeline: { tlsPorts: config.capture.tlsPorts, flowCapacity: config.capture.flowTableCapacity },
+      pipeline: { tlsPorts: config.capture.tlsPorts, flowCapacity: config.capture.flowTableCapacity, ackWaitMs: config.capture.ackWaitMs },
     });
   }
 

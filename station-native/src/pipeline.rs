@@ -33,7 +33,9 @@ pub struct Config {
     pub flow_capacity: usize,
     /// How long a flow may stay in its handshake before it is evicted.
     pub handshake_timeout_ms: u64,
-    /// How long to wait for the decoy's ACK of the tagged segment before taking over anyway.
+    /// How long to wait for the decoy's ACK of the tagged segment before taking over anyway; 0
+    /// takes over as soon as the tag verifies (half a round trip sooner, the decoy's window and
+    /// timestamp taken from its last segment before the tag).
     pub ack_wait_ms: u64,
     /// Idle time after which a taken-over flow is forgotten.
     pub taken_idle_timeout_ms: u64,
@@ -212,6 +214,15 @@ impl Worker {
         if self.is_tls_port(dp) {
             let key = FlowKey { client: p.src, server: p.dst, client_port: sp, server_port: dp };
             self.client_segment(now_ns, key, p.v6, t);
+            // Without an ACK wait, a flow whose tag just verified is taken over at once, from the
+            // decoy state seen so far (its last segment before the tag).
+            if self.cfg.ack_wait_ms == 0 {
+                if let Some(i) = self.table.lookup(&key) {
+                    if self.table.get(i).state == FlowState::Tagged {
+                        self.report(now_ns, i, false, sink);
+                    }
+                }
+            }
         } else if self.is_tls_port(sp) {
             let key = FlowKey { client: p.dst, server: p.src, client_port: dp, server_port: sp };
             self.server_segment(now_ns, key, t, sink);
@@ -411,7 +422,7 @@ impl Worker {
 
     fn report(&mut self, now: u64, i: u32, ack_seen: bool, sink: &mut dyn FnMut(TaggedFlow)) {
         let Some(mut t) = self.pending.remove(&i) else { return };
-        if !ack_seen {
+        if !ack_seen && self.cfg.ack_wait_ms > 0 {
             Counters::add(&self.counters.takeover_ack_timeout, 1);
         }
         let f = self.table.get_mut(i);
