@@ -13,7 +13,6 @@
  *
  * @module
  */
-import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { connectTls, type ConnectTlsOptions, type TlsConnection } from '../tls/connection.js';
@@ -25,6 +24,7 @@ import { giveUpCompletion, systemRandomInt } from '../protocol/padding.js';
 import { FrameDecoder, type Frame } from '../protocol/framing.js';
 import { decodeStationToClient, C2S_Transition, S2C_Transition, ErrorReasonS2C, type StationToClient } from '../protocol/messages.js';
 import { ClientError } from './errors.js';
+import { connectTcp } from './tcp.js';
 
 /** Where a flow goes: the decoy's TLS name and address. */
 export interface DecoyTarget {
@@ -102,33 +102,6 @@ const DECOY_DEADLINE_RANGE = [11_175, 14_231] as const;
 const GIVE_UP_CLOSE_RANGE = [11_175, 14_231] as const;
 const STATION_TIMEOUT_FLOOR_MS = 2_000;
 
-function directConnect(address: string, port: number, signal: AbortSignal): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    // Not `net.connect({ signal })`: Node keeps that signal on the socket for its whole life, and
-    // this one is the connect deadline, which must not end the flow later.
-    const socket: Socket = netConnect({ host: address, port, noDelay: true, allowHalfOpen: true });
-    const onAbort = (): void => {
-      socket.destroy();
-      reject(signal.reason);
-    };
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => {
-      signal.removeEventListener('abort', onAbort);
-      socket.off('error', onError);
-      resolve(socket);
-    });
-    const onError = (err: Error): void => {
-      signal.removeEventListener('abort', onAbort);
-      reject(err);
-    };
-    socket.once('error', onError);
-  });
-}
-
 function abortError(signal: AbortSignal, deadline: AbortSignal): ClientError {
   if (deadline.aborted && !signal.aborted) return new ClientError('ERR_DIAL_TIMEOUT', 'the decoy did not complete TCP and TLS in time');
   return dialAborted(signal);
@@ -162,7 +135,7 @@ export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
   const t0 = performance.now();
   let transport: Duplex;
   try {
-    transport = await (options.connect ?? directConnect)(decoy.address, decoy.port, signal);
+    transport = await (options.connect ?? connectTcp)(decoy.address, decoy.port, signal);
   } catch (err) {
     if (signal.aborted) throw abortError(outer, deadline);
     throw new ClientError('ERR_DECOY_CONNECT', `TCP to decoy ${decoy.serverName} failed: ${(err as Error).message}`,

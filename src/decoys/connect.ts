@@ -8,9 +8,10 @@
  *
  * @module
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connectTls, type TlsConnection } from '../tls/connection.js';
+import { connectTcp } from '../client/tcp.js';
 import type { CertificateInput } from '../tls/certificate-verifier.js';
 import type { ClientHelloProfile } from '../tls/profiles.js';
 
@@ -76,29 +77,13 @@ export function toProbeFailure(err: unknown): ProbeFailure {
   return context === undefined ? { code, message } : { code, message, context };
 }
 
-function tcpConnect(target: ProbeTarget, signal: AbortSignal): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: target.address, port: target.port, noDelay: true, allowHalfOpen: true });
-    const onAbort = (): void => {
-      socket.destroy();
-      reject(Object.assign(new Error(`TCP connect to ${target.address}:${target.port} timed out`), { code: 'ETIMEDOUT' }));
-    };
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => {
-      signal.removeEventListener('abort', onAbort);
-      socket.off('error', onError);
-      resolve(socket);
-    });
-    const onError = (err: Error): void => {
-      signal.removeEventListener('abort', onAbort);
-      reject(err);
-    };
-    socket.once('error', onError);
-  });
+async function tcpConnect(target: ProbeTarget, signal: AbortSignal): Promise<Socket> {
+  try {
+    return await connectTcp(target.address, target.port, signal);
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    throw Object.assign(new Error(`TCP connect to ${target.address}:${target.port} timed out`), { code: 'ETIMEDOUT' });
+  }
 }
 
 /**
