@@ -1,6 +1,7 @@
 /**
- * The TLS 1.2 cipher suites this client can run, as data: key exchange, AEAD, key and IV sizes
- * and the PRF hash (RFC 5288, RFC 5289, RFC 7905).
+ * The cipher suites this client can run, as data: for TLS 1.2 the key exchange, AEAD, key and IV
+ * sizes and the PRF hash (RFC 5288, RFC 5289, RFC 7905); for TLS 1.3 the AEAD and the HKDF hash
+ * (RFC 8446 §B.4).
  *
  * Only AEAD suites are here: TapDance needs the keystream of the next record, which a CBC suite
  * does not have. A ClientHello profile may still *offer* other suites for its fingerprint; if a
@@ -68,4 +69,44 @@ export const CIPHER_SUITES: ReadonlyMap<number, CipherSuiteInfo> = new Map([
  */
 export function cipherSuite(id: number): CipherSuiteInfo | undefined {
   return CIPHER_SUITES.get(id);
+}
+
+/** The HKDF hash of a TLS 1.3 suite and its output length. */
+export type Tls13Hash = 'sha256' | 'sha384';
+
+/** A TLS 1.3 cipher suite (RFC 8446 §B.4): AEAD plus HKDF hash; no key exchange in the suite. */
+export interface Tls13SuiteInfo {
+  /** IANA number, e.g. 0x1301. */
+  readonly id: number;
+  /** IANA name. */
+  readonly name: string;
+  /** Record protection. */
+  readonly aead: AeadKind;
+  /** Traffic key length in bytes. */
+  readonly keyLength: number;
+  /** HKDF and transcript hash. */
+  readonly hash: Tls13Hash;
+  /** Output length of `hash`: the length of every traffic secret. */
+  readonly hashLength: number;
+}
+
+function suite13(id: number, name: string, aead: AeadKind, hash: Tls13Hash): Tls13SuiteInfo {
+  return Object.freeze({ id, name, aead, hash, keyLength: aead === 'aes-128-gcm' ? 16 : 32, hashLength: hash === 'sha256' ? 32 : 48 });
+}
+
+/** The TLS 1.3 suites this client implements, keyed by IANA number. */
+export const TLS13_CIPHER_SUITES: ReadonlyMap<number, Tls13SuiteInfo> = new Map([
+  suite13(0x1301, 'TLS_AES_128_GCM_SHA256', 'aes-128-gcm', 'sha256'),
+  suite13(0x1302, 'TLS_AES_256_GCM_SHA384', 'aes-256-gcm', 'sha384'),
+  suite13(0x1303, 'TLS_CHACHA20_POLY1305_SHA256', 'chacha20-poly1305', 'sha256'),
+].map((s) => [s.id, s]));
+
+/**
+ * Look up a TLS 1.3 suite.
+ *
+ * @param id - IANA number.
+ * @returns the suite, or undefined if it is not a TLS 1.3 suite this client runs.
+ */
+export function tls13CipherSuite(id: number): Tls13SuiteInfo | undefined {
+  return TLS13_CIPHER_SUITES.get(id);
 }

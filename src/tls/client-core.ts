@@ -1,9 +1,9 @@
 /**
- * The TLS 1.2 client as a sans-IO state machine: bytes from the server go in through `receive`,
- * bytes for the server and application data come out. No sockets, no timers.
+ * The TLS client (1.2 and 1.3) as a sans-IO state machine: bytes from the server go in through
+ * `receive`, bytes for the server and application data come out. No sockets, no timers.
  *
- * States are named for what they wait for (RFC 5246 §7.3 full handshake, RFC 5077 tickets,
- * RFC 6066 OCSP status):
+ * States are named for what they wait for. TLS 1.2 (RFC 5246 §7.3 full handshake, RFC 5077
+ * tickets, RFC 6066 OCSP status):
  *
  * ```
  * Start → ExpectServerHello → ExpectCertificate → [ExpectCertificateStatus]
@@ -12,19 +12,34 @@
  *       → [ExpectNewSessionTicket] → ExpectChangeCipherSpec → ExpectFinished → Traffic → Closed
  * ```
  *
+ * TLS 1.3 (RFC 8446 §2, when the profile offers it and the server picks it; helpers in
+ * `client-tls13.ts`):
+ *
+ * ```
+ * Start → ExpectServerHello [→ HelloRetryRequest → second ClientHello → ExpectServerHello]
+ *       → ExpectEncryptedExtensions → [CertificateRequest] ExpectCertificate (or compressed)
+ *       → ExpectCertificateVerify → ExpectFinished
+ *       → (client flight: ChangeCipherSpec, [ALPS EncryptedExtensions] [Certificate] Finished)
+ *       → Traffic (NewSessionTicket counted and dropped, KeyUpdate honoured) → Closed
+ * ```
+ *
  * Any error moves to `Failed` and is thrown as a `TlsError`; `alertFor(err)` then gives the alert
- * record to send before the transport is closed. The server must pick a suite, group, signature
- * scheme, ALPN protocol and extensions from what the ClientHello offered; a version below TLS 1.2
- * is `ERR_TLS_PROTOCOL_VERSION`; renegotiation is refused. Resumption is not implemented: the
- * session_ticket extension is offered (for the fingerprint) and a ticket is accepted and dropped.
+ * record to send before the transport is closed. The server must pick a version, suite, group,
+ * signature scheme, ALPN protocol and extensions from what the ClientHello offered; a version
+ * below TLS 1.2 is `ERR_TLS_PROTOCOL_VERSION`; renegotiation is refused. Resumption is not
+ * implemented: tickets are offered for the fingerprint, accepted and dropped.
  *
  * @module
  */
 import { timingSafeEqual, type KeyObject, type X509Certificate } from 'node:crypto';
 import { encodeAlert, parseAlert } from './alert.js';
 import { verifyCertificateChain, type CertificateVerifyOptions, type TrustStore } from './certificate-verifier.js';
-import { cipherSuite, type CipherSuiteInfo } from './cipher-suites.js';
-import { buildClientHello, isGrease, type BuiltClientHello } from './client-hello.js';
+import { cipherSuite, type CipherSuiteInfo, type Tls13SuiteInfo } from './cipher-suites.js';
+import { buildClientHello, buildRetryClientHello, isGrease, type BuiltClientHello } from './client-hello.js';
+import {
+  checkCertificateVerify, checkEncryptedExtensions, checkServerHello13, clientAlpsMessage, emptyClientCertificate,
+  readAlpnSelection, readServerCertificate, selectedVersion,
+} from './client-tls13.js';
 import { Reader } from './codec.js';
 import { TlsError, decodeError } from './errors.js';
 import {
@@ -32,12 +47,18 @@ import {
   parseCertificateRequest, parseCertificateStatus, parseEcdheServerKeyExchange, parseEmpty, parseFinished,
   parseNewSessionTicket, parseServerHello, type HandshakeMessage, type ServerHello,
 } from './handshake-messages.js';
+import {
+  HELLO_RETRY_REQUEST_RANDOM, keyUpdateMessage, messageHash, parseCertificateRequest13, parseEncryptedExtensions,
+  parseKeyUpdate, parseNewSessionTicket13,
+} from './handshake-messages13.js';
 import { SUPPORTED_GROUPS, generateEcdhe, rsaPremasterSecret, type EcdheKeyPair } from './key-exchange.js';
 import { DEFAULT_PROFILE, type ClientHelloProfile } from './profiles.js';
 import { RecordDeframer, frameRecord, type RawRecord } from './record-deframer.js';
 import { RecordProtection } from './record-layer.js';
+import { Tls13RecordProtection } from './record-layer13.js';
 import { verifySignature } from './signatures.js';
 import { deriveKeyBlock, deriveMasterSecret, finishedVerifyData, transcriptHash, type KeyBlock } from './tls12-keys.js';
+import { applicationSecrets, finishedVerifyData13, handshakeSecrets, transcriptHash13 } from './tls13-keys.js';
 import {
   AlertDescription, AlertLevel, ContentType, EC_POINT_FORMAT_UNCOMPRESSED, ExtensionType, HandshakeType, MAX_PLAINTEXT,
   ProtocolVersion, alertName,
@@ -53,6 +74,8 @@ export type ClientState =
   | 'ExpectServerHelloDone'
   | 'ExpectNewSessionTicket'
   | 'ExpectChangeCipherSpec'
+  | 'ExpectEncryptedExtensions'
+  | 'ExpectCertificateVerify'
   | 'ExpectFinished'
   | 'Traffic'
   | 'Closed'
@@ -80,24 +103,28 @@ export interface ReceiveResult {
   handshakeComplete: boolean;
   /** The server sent close_notify in this call. */
   closeNotify: boolean;
+  /** TLS 1.3 NewSessionTicket messages processed in this call (after the handshake). */
+  tickets: number;
 }
 
 /** What the handshake settled. */
 export interface NegotiatedParameters {
-  /** Always TLS 1.2 for now. */
+  /** 0x0303 (TLS 1.2) or 0x0304 (TLS 1.3). */
   version: number;
   /** The cipher suite. */
-  suite: CipherSuiteInfo;
+  suite: CipherSuiteInfo | Tls13SuiteInfo;
   /** The ALPN protocol, or null. */
   alpnProtocol: string | null;
   /** The server's leaf certificate. */
   peerCertificate: X509Certificate;
-  /** Whether the extended master secret (RFC 7627) was used. */
+  /** Whether the extended master secret (RFC 7627) was used (always false in TLS 1.3). */
   extendedMasterSecret: boolean;
-  /** The ECDHE group, or null for RSA key transport. */
+  /** The (EC)DHE or hybrid group, or null for RSA key transport. */
   group: number | null;
-  /** The scheme of the ServerKeyExchange signature, or null for RSA key transport. */
+  /** The scheme of the ServerKeyExchange or CertificateVerify signature; null for RSA key transport. */
   signatureScheme: number | null;
+  /** TLS 1.3: whether the server answered the first ClientHello with a HelloRetryRequest. */
+  helloRetried: boolean;
 }
 
 /** The session secrets TapDance puts in the tag, and the derived key block. */
@@ -116,10 +143,45 @@ export interface TlsSecrets {
   extendedMasterSecret: boolean;
 }
 
+/**
+ * What a TapDance tag carries for a TLS 1.3 session: the current application traffic secrets of
+ * both directions and both sequence numbers, so that the station can continue the session.
+ */
+export interface Tls13Secrets {
+  /** IANA suite number (0x1301, 0x1302, 0x1303). */
+  suite: number;
+  /** The client's current application traffic secret (32 or 48 bytes). */
+  clientSecret: Buffer;
+  /** The server's current application traffic secret. */
+  serverSecret: Buffer;
+  /** Sequence number of the next record the client sends (0 before any application record). */
+  clientSequence: bigint;
+  /** Records received under the server's current secret (tickets, data): the station's next seq. */
+  serverSequence: bigint;
+}
+
+/** TLS 1.3 handshake state. */
+interface Handshake13 {
+  suite: Tls13SuiteInfo;
+  clientHandshakeSecret: Buffer;
+  serverHandshakeSecret: Buffer;
+  handshakeSecret: Buffer;
+  alpn: string | null;
+  alps: boolean;
+  certificateRequest: Uint8Array | null;
+  scheme?: number;
+  group: number;
+}
+
 /** Mutable handshake context carried from state to state; dropped once in Traffic. */
 interface HandshakeContext {
   hello: BuiltClientHello;
   transcript: Uint8Array[];
+  /** TLS 1.3: the suite a HelloRetryRequest fixed, which the ServerHello must repeat. */
+  retrySuite?: number;
+  /** TLS 1.3: the dummy ChangeCipherSpec (middlebox compatibility) has been sent. */
+  ccsSent: boolean;
+  tls13?: Handshake13;
   serverHello?: ServerHello;
   suite?: CipherSuiteInfo;
   ems: boolean;
@@ -161,8 +223,12 @@ export class ClientCore {
   readonly #messages = new HandshakeDeframer();
   #state: ClientState = 'Start';
   #hs: HandshakeContext | undefined;
-  #read: RecordProtection | undefined;
-  #write: RecordProtection | undefined;
+  #read: RecordProtection | Tls13RecordProtection | undefined;
+  #write: RecordProtection | Tls13RecordProtection | undefined;
+  /** 0 before the ServerHello, then 0x0303 or 0x0304. */
+  #version = 0;
+  /** A key change happened in the middle of a record: no more handshake bytes may follow it. */
+  #keyChanged = false;
   #negotiated: NegotiatedParameters | undefined;
   #secrets: TlsSecrets | undefined;
   #versionLocked = false;
@@ -200,7 +266,7 @@ export class ClientCore {
     });
     this.#hs = {
       hello, transcript: [hello.message], ems: false, alpn: null, ticketPromised: false, statusPromised: false,
-      certificateRequested: false,
+      certificateRequested: false, ccsSent: false,
     };
     this.#state = 'ExpectServerHello';
     return frameRecord(ContentType.handshake, hello.recordVersion, hello.message);
@@ -214,7 +280,7 @@ export class ClientCore {
    * @throws TlsError for every failure; the core is then `Failed` and only `alertFor` is useful.
    */
   receive(chunk: Uint8Array): ReceiveResult {
-    const out: ReceiveResult = { plaintext: [], output: [], handshakeComplete: false, closeNotify: false };
+    const out: ReceiveResult = { plaintext: [], output: [], handshakeComplete: false, closeNotify: false, tickets: 0 };
     if (this.#state === 'Closed') return out; // data after close_notify is ignored (RFC 5246 §7.2.1)
     if (this.#state === 'Failed') throw new TlsError('ERR_TLS_INVALID_STATE', 'connection already failed');
     try {
@@ -288,18 +354,29 @@ export class ClientCore {
     return this.#writable().keystream(n);
   }
 
-  /** Sequence number of the next record we send (1 right after the handshake). */
+  /** Sequence number of the next record we send (TLS 1.2: 1 right after the handshake; TLS 1.3: 0). */
   get writeSequence(): bigint | undefined {
     return this.#write?.sequence;
   }
 
+  /** Sequence number of the next record we read under the current keys. */
+  get readSequence(): bigint | undefined {
+    return this.#read?.sequence;
+  }
+
+  /** The negotiated protocol version (0x0303 or 0x0304), or 0 before the ServerHello. */
+  get version(): number {
+    return this.#version;
+  }
+
   /**
-   * The session secrets.
+   * The TLS 1.2 session secrets.
    *
    * @returns copies of the master secret, randoms, suite and key block.
-   * @throws TlsError `ERR_TLS_INVALID_STATE` before the handshake finished.
+   * @throws TlsError `ERR_TLS_INVALID_STATE` before the handshake finished or on a TLS 1.3 session.
    */
   secrets(): TlsSecrets {
+    if (this.#version === ProtocolVersion.TLS13) throw new TlsError('ERR_TLS_INVALID_STATE', 'a TLS 1.3 session has no master secret: use tls13Secrets()');
     if (this.#secrets === undefined) throw new TlsError('ERR_TLS_INVALID_STATE', 'no secrets before the handshake finished');
     const s = this.#secrets;
     const kb = s.keyBlock;
@@ -312,6 +389,25 @@ export class ClientCore {
         clientWriteKey: Buffer.from(kb.clientWriteKey), serverWriteKey: Buffer.from(kb.serverWriteKey),
         clientWriteIv: Buffer.from(kb.clientWriteIv), serverWriteIv: Buffer.from(kb.serverWriteIv),
       },
+    };
+  }
+
+  /**
+   * The TLS 1.3 session state a tag carries: current application traffic secrets and sequence
+   * numbers (read them right before sealing the tag; they move with every record).
+   *
+   * @returns copies of the secrets and the sequence numbers.
+   * @throws TlsError `ERR_TLS_INVALID_STATE` before the handshake finished or on a TLS 1.2 session.
+   */
+  tls13Secrets(): Tls13Secrets {
+    const read = this.#read;
+    const write = this.#write;
+    if (this.#state !== 'Traffic' && this.#state !== 'Closed' || !(read instanceof Tls13RecordProtection) || !(write instanceof Tls13RecordProtection)) {
+      throw new TlsError('ERR_TLS_INVALID_STATE', 'no TLS 1.3 application secrets in this state', { context: { state: this.#state } });
+    }
+    return {
+      suite: write.suite.id, clientSecret: Buffer.from(write.secret), serverSecret: Buffer.from(read.secret),
+      clientSequence: write.sequence, serverSequence: read.sequence,
     };
   }
 
@@ -354,7 +450,7 @@ export class ClientCore {
     return frameRecord(ContentType.alert, ProtocolVersion.TLS12, body);
   }
 
-  #writable(): RecordProtection {
+  #writable(): RecordProtection | Tls13RecordProtection {
     if (this.#state !== 'Traffic' || this.#write === undefined || this.#writeClosed) {
       throw new TlsError('ERR_TLS_INVALID_STATE', `cannot send application data in state ${this.#state}`,
         { context: { state: this.#state, writeClosed: this.#writeClosed } });
@@ -365,11 +461,15 @@ export class ClientCore {
   // ---- records ------------------------------------------------------------------------------
 
   #onRecord(rec: RawRecord, out: ReceiveResult): void {
-    if (this.#messages.hasPartial && rec.contentType !== ContentType.handshake) {
-      throw unexpected('record interleaved with a fragmented handshake message', this.#state);
-    }
     if (this.#versionLocked && rec.version !== ProtocolVersion.TLS12) {
       throw new TlsError('ERR_TLS_PROTOCOL_VERSION', 'record version changed after ServerHello', { context: { version: rec.version } });
+    }
+    if (this.#version === ProtocolVersion.TLS13) {
+      this.#onRecord13(rec, out);
+      return;
+    }
+    if (this.#messages.hasPartial && rec.contentType !== ContentType.handshake) {
+      throw unexpected('record interleaved with a fragmented handshake message', this.#state);
     }
     let plaintext: Uint8Array;
     if (this.#read !== undefined) {
@@ -380,17 +480,18 @@ export class ClientCore {
       }
       plaintext = rec.body;
     }
-    switch (rec.contentType) {
+    if (rec.contentType === ContentType.change_cipher_spec) this.#onChangeCipherSpec(plaintext);
+    else this.#dispatch(rec.contentType, plaintext, out);
+  }
+
+  /** Alerts, handshake bytes and application data, once unprotected (both versions). */
+  #dispatch(type: number, plaintext: Uint8Array, out: ReceiveResult): void {
+    switch (type) {
       case ContentType.alert:
         this.#onAlert(plaintext, out);
         return;
-      case ContentType.change_cipher_spec:
-        this.#onChangeCipherSpec(plaintext);
-        return;
       case ContentType.handshake:
-        if (plaintext.length === 0) throw decodeError('empty handshake record');
-        this.#messages.push(plaintext);
-        for (let m = this.#messages.next(); m !== null; m = this.#messages.next()) this.#onHandshake(m, out);
+        this.#onHandshakeRecord(plaintext, out);
         return;
       case ContentType.application_data:
         if (this.#state !== 'Traffic') throw unexpected('application data', this.#state);
@@ -398,8 +499,41 @@ export class ClientCore {
         if (plaintext.length > 0) out.plaintext.push(plaintext as Buffer);
         return;
       default:
-        throw unexpected(`record type ${rec.contentType}`, this.#state);
+        throw unexpected(`record type ${type}`, this.#state);
     }
+  }
+
+  #onHandshakeRecord(plaintext: Uint8Array, out: ReceiveResult): void {
+    if (plaintext.length === 0) throw decodeError('empty handshake record');
+    this.#messages.push(plaintext);
+    this.#keyChanged = false;
+    for (let m = this.#messages.next(); m !== null; m = this.#messages.next()) {
+      // RFC 8446 §5.1: a message that changes keys must end its record.
+      if (this.#keyChanged) throw unexpected('handshake data after a key change in the same record', this.#state);
+      this.#onHandshake(m, out);
+    }
+    if (this.#keyChanged && this.#messages.hasPartial) throw unexpected('handshake data after a key change in the same record', this.#state);
+  }
+
+  /** TLS 1.3 records: protected ones carry their type inside; a dummy ChangeCipherSpec is dropped. */
+  #onRecord13(rec: RawRecord, out: ReceiveResult): void {
+    if (rec.contentType === ContentType.change_cipher_spec) {
+      // RFC 8446 §5: one plaintext 0x01 may arrive until the server's Finished; it is dropped.
+      if (this.#state === 'Traffic' || rec.body.length !== 1 || rec.body[0] !== 1) throw unexpected('ChangeCipherSpec', this.#state);
+      return;
+    }
+    let type: number = rec.contentType;
+    let plaintext: Uint8Array = rec.body;
+    if (rec.contentType === ContentType.application_data) {
+      if (this.#read === undefined) throw unexpected('protected record before the key change', this.#state);
+      ({ contentType: type, plaintext } = this.#read.openFragment(rec.contentType, rec.version, rec.body));
+    } else if (rec.contentType === ContentType.handshake && this.#read !== undefined || rec.contentType !== ContentType.alert && rec.contentType !== ContentType.handshake) {
+      throw unexpected(`plaintext record of type ${rec.contentType}`, this.#state);
+    }
+    if (this.#messages.hasPartial && type !== ContentType.handshake) {
+      throw unexpected('record interleaved with a fragmented handshake message', this.#state);
+    }
+    this.#dispatch(type, plaintext, out);
   }
 
   #onAlert(body: Uint8Array, out: ReceiveResult): void {
@@ -413,7 +547,9 @@ export class ClientCore {
       out.closeNotify = true;
       return;
     }
-    if (alert.level === AlertLevel.fatal) {
+    // TLS 1.3 ignores the level: every alert but close_notify and user_canceled is fatal (§6).
+    const fatal = this.#version === ProtocolVersion.TLS13 ? alert.description !== AlertDescription.user_canceled : alert.level === AlertLevel.fatal;
+    if (fatal) {
       throw new TlsError('ERR_TLS_ALERT_RECEIVED', `server sent fatal alert ${alertName(alert.description)}`,
         { context: { alert: alertName(alert.description), state: this.#state } });
     }
@@ -441,14 +577,29 @@ export class ClientCore {
       }
       return;
     }
+    if (this.#version === ProtocolVersion.TLS13 && this.#state === 'Traffic') {
+      this.#onPostHandshake13(m, out);
+      return;
+    }
     const hs = this.#hs;
     if (hs === undefined || this.#state === 'Traffic') throw unexpected(`handshake message ${handshakeName(m.type)}`, this.#state);
+    if (hs.tls13 !== undefined) {
+      this.#onHandshake13(hs, hs.tls13, m, out);
+      return;
+    }
     switch (this.#state) {
-      case 'ExpectServerHello':
+      case 'ExpectServerHello': {
         this.#expect(m, HandshakeType.server_hello);
-        this.#onServerHello(hs, parseServerHello(m.body));
+        const sh = parseServerHello(m.body);
+        const version = selectedVersion(sh);
+        if (version !== null || hs.retrySuite !== undefined) {
+          this.#onServerHello13(hs, sh, m, version, out);
+          return;
+        }
+        this.#onServerHello(hs, sh);
         hs.transcript.push(m.raw);
         return;
+      }
       case 'ExpectCertificate':
         this.#expect(m, HandshakeType.certificate);
         this.#onCertificate(hs, parseCertificate(m.body));
@@ -531,6 +682,7 @@ export class ClientCore {
     hs.serverHello = sh;
     hs.suite = suite;
     this.#versionLocked = true;
+    this.#version = ProtocolVersion.TLS12;
     this.#state = 'ExpectCertificate';
   }
 
@@ -554,16 +706,9 @@ export class ClientCore {
       case ExtensionType.status_request:
         hs.statusPromised = true;
         break;
-      case ExtensionType.alpn: {
-        const list = new Reader(r.vec16(), 'ALPN list');
-        const proto = Buffer.from(list.vec8()).toString('utf8');
-        list.end();
-        if (!offered.alpnProtocols.includes(proto)) {
-          throw new TlsError('ERR_TLS_ILLEGAL_PARAMETER', 'server chose an ALPN protocol we did not offer', { context: { alpn: proto } });
-        }
-        hs.alpn = proto;
+      case ExtensionType.alpn:
+        hs.alpn = readAlpnSelection(r, offered);
         break;
-      }
       case ExtensionType.ec_point_formats:
         if (!r.vec8().includes(EC_POINT_FORMAT_UNCOMPRESSED)) {
           throw new TlsError('ERR_TLS_ILLEGAL_PARAMETER', 'server does not support uncompressed points');
@@ -573,8 +718,6 @@ export class ClientCore {
       case ExtensionType.signed_certificate_timestamp:
         r.rest(); // an empty acknowledgement, or SCTs we do not check
         break;
-      case ExtensionType.supported_versions:
-        throw new TlsError('ERR_TLS_PROTOCOL_VERSION', 'server selected TLS 1.3, which is not implemented yet');
       default:
         // Offered only for the fingerprint (e.g. channel_id): we cannot honour it.
         throw new TlsError('ERR_TLS_UNSUPPORTED_EXTENSION', `server accepted extension ${type}, which this client cannot use`,
@@ -663,8 +806,168 @@ export class ClientCore {
       extendedMasterSecret: hs.ems,
       group: hs.ecdhe?.pair.group ?? null,
       signatureScheme: hs.ecdhe?.scheme ?? null,
+      helloRetried: false,
     };
     this.#hs = undefined; // drop the transcript and ephemeral key
     this.#state = 'Traffic';
+  }
+
+  // ---- TLS 1.3 ------------------------------------------------------------------------------
+
+  /** A ServerHello or HelloRetryRequest that selected TLS 1.3 (or follows a retry). */
+  #onServerHello13(hs: HandshakeContext, sh: ServerHello, m: HandshakeMessage, version: number | null, out: ReceiveResult): void {
+    const offered = hs.hello.offered;
+    if (!offered.extensions.has(ExtensionType.supported_versions)) {
+      throw new TlsError('ERR_TLS_UNSUPPORTED_EXTENSION', 'server sent supported_versions, which we did not offer',
+        { context: { extension: ExtensionType.supported_versions } });
+    }
+    if (version !== ProtocolVersion.TLS13 || !offered.offersTls13) {
+      throw new TlsError(version === null ? 'ERR_TLS_PROTOCOL_VERSION' : 'ERR_TLS_ILLEGAL_PARAMETER',
+        `server selected version 0x${(version ?? sh.version).toString(16)} through supported_versions`, { context: { version } });
+    }
+    const retry = Buffer.from(sh.random).equals(HELLO_RETRY_REQUEST_RANDOM);
+    if (retry && hs.retrySuite !== undefined) throw unexpected('second HelloRetryRequest', this.#state);
+    const shared = hs.hello.keyShares.map((k) => k.group);
+    const r = checkServerHello13(sh, offered, hs.hello.hello.sessionId, retry, shared);
+    if (retry) {
+      // RFC 8446 §4.4.1: ClientHello1 becomes a message_hash in the transcript.
+      const second = buildRetryClientHello(hs.hello, { group: r.group, cookie: r.cookie });
+      hs.transcript = [messageHash(r.suite.hash, hs.hello.message), m.raw, second.message];
+      hs.hello = second;
+      hs.retrySuite = r.suite.id;
+      this.#versionLocked = true;
+      this.#version = ProtocolVersion.TLS13; // records now follow TLS 1.3 rules (a dummy CCS may come)
+      // The dummy ChangeCipherSpec goes right before the second ClientHello (RFC 8446 §D.4).
+      out.output.push(this.#compatibilityCcs(hs), frameRecord(ContentType.handshake, ProtocolVersion.TLS12, second.message));
+      return;
+    }
+    if (hs.retrySuite !== undefined && r.suite.id !== hs.retrySuite) {
+      throw new TlsError('ERR_TLS_ILLEGAL_PARAMETER', 'ServerHello suite differs from the HelloRetryRequest', { context: { suite: r.suite.id } });
+    }
+    const share = hs.hello.keyShares.find((k) => k.group === r.group)!;
+    const sharedSecret = share.deriveSecret(r.keyExchange!);
+    hs.transcript.push(m.raw);
+    const secrets = handshakeSecrets(r.suite.hash, sharedSecret, transcriptHash13(r.suite.hash, hs.transcript));
+    sharedSecret.fill(0);
+    hs.tls13 = {
+      suite: r.suite, clientHandshakeSecret: secrets.client, serverHandshakeSecret: secrets.server,
+      handshakeSecret: secrets.handshakeSecret, alpn: null, alps: false, certificateRequest: null, group: r.group,
+    };
+    hs.serverHello = sh;
+    this.#version = ProtocolVersion.TLS13;
+    this.#versionLocked = true;
+    this.#read = new Tls13RecordProtection({ suite: r.suite.id, secret: secrets.server });
+    // Our alerts are protected from now on; our Finished uses the same keys.
+    this.#write = new Tls13RecordProtection({ suite: r.suite.id, secret: secrets.client });
+    this.#keyChanged = true;
+    this.#state = 'ExpectEncryptedExtensions';
+  }
+
+  #onHandshake13(hs: HandshakeContext, h: Handshake13, m: HandshakeMessage, out: ReceiveResult): void {
+    const offered = hs.hello.offered;
+    switch (this.#state) {
+      case 'ExpectEncryptedExtensions': {
+        this.#expect(m, HandshakeType.encrypted_extensions);
+        const ee = checkEncryptedExtensions(parseEncryptedExtensions(m.body), offered);
+        h.alpn = ee.alpn;
+        h.alps = ee.alps;
+        hs.transcript.push(m.raw);
+        this.#state = 'ExpectCertificate';
+        return;
+      }
+      case 'ExpectCertificate':
+        if (m.type === HandshakeType.certificate_request && h.certificateRequest === null) {
+          h.certificateRequest = parseCertificateRequest13(m.body).context;
+          hs.transcript.push(m.raw);
+          return;
+        }
+        this.#onCertificate13(hs, m);
+        return;
+      case 'ExpectCertificateVerify':
+        this.#expect(m, HandshakeType.certificate_verify);
+        h.scheme = checkCertificateVerify(m.body, hs.serverKey!, offered, transcriptHash13(h.suite.hash, hs.transcript));
+        hs.transcript.push(m.raw);
+        this.#state = 'ExpectFinished';
+        return;
+      case 'ExpectFinished': {
+        this.#expect(m, HandshakeType.finished);
+        const expected = finishedVerifyData13(h.suite.hash, h.serverHandshakeSecret, transcriptHash13(h.suite.hash, hs.transcript));
+        if (m.body.length !== expected.length || !timingSafeEqual(expected, m.body)) {
+          throw new TlsError('ERR_TLS_BAD_FINISHED', 'server Finished does not match the handshake');
+        }
+        hs.transcript.push(m.raw);
+        out.output.push(...this.#clientFlight13(hs, h));
+        out.handshakeComplete = true;
+        return;
+      }
+      default:
+        throw unexpected(`handshake message ${handshakeName(m.type)}`, this.#state);
+    }
+  }
+
+  /** Certificate or, when we offered compression, CompressedCertificate (hashed as received). */
+  #onCertificate13(hs: HandshakeContext, m: HandshakeMessage): void {
+    const offered = hs.hello.offered;
+    if (m.type !== HandshakeType.compressed_certificate) this.#expect(m, HandshakeType.certificate);
+    else if (offered.certificateCompression.length === 0) throw unexpected('CompressedCertificate', this.#state);
+    const cert = readServerCertificate(m.type, m.body, offered);
+    const { leaf } = verifyCertificateChain(cert.entries.map((e) => e.der), this.#options, this.#options.trustStore);
+    hs.certificate = leaf;
+    hs.serverKey = leaf.publicKey;
+    hs.transcript.push(m.raw);
+    this.#state = 'ExpectCertificateVerify';
+  }
+
+  /** [ChangeCipherSpec] then, protected: [ALPS EncryptedExtensions] [Certificate] Finished; switch to application keys. */
+  #clientFlight13(hs: HandshakeContext, h: Handshake13): Buffer[] {
+    const app = applicationSecrets(h.suite.hash, h.handshakeSecret, transcriptHash13(h.suite.hash, hs.transcript));
+    const messages: Buffer[] = [];
+    if (h.alps) messages.push(clientAlpsMessage(hs.hello.offered.alps!.codepoint));
+    if (h.certificateRequest !== null) messages.push(emptyClientCertificate(h.certificateRequest));
+    hs.transcript.push(...messages);
+    const verifyData = finishedVerifyData13(h.suite.hash, h.clientHandshakeSecret, transcriptHash13(h.suite.hash, hs.transcript));
+    messages.push(frameHandshake(HandshakeType.finished, verifyData));
+    const records: Buffer[] = [];
+    if (!hs.ccsSent && hs.hello.hello.sessionId.length > 0) records.push(this.#compatibilityCcs(hs));
+    records.push(this.#write!.seal(ContentType.handshake, Buffer.concat(messages)));
+    this.#write = new Tls13RecordProtection({ suite: h.suite.id, secret: app.client });
+    this.#read = new Tls13RecordProtection({ suite: h.suite.id, secret: app.server });
+    this.#keyChanged = true;
+    this.#negotiated = {
+      version: ProtocolVersion.TLS13, suite: h.suite, alpnProtocol: h.alpn, peerCertificate: hs.certificate!,
+      extendedMasterSecret: false, group: h.group, signatureScheme: h.scheme ?? null, helloRetried: hs.retrySuite !== undefined,
+    };
+    this.#hs = undefined; // drop the transcript and handshake secrets
+    this.#state = 'Traffic';
+    return records;
+  }
+
+  #compatibilityCcs(hs: HandshakeContext): Buffer {
+    hs.ccsSent = true;
+    return frameRecord(ContentType.change_cipher_spec, ProtocolVersion.TLS12, Buffer.from([1]));
+  }
+
+  /** Post-handshake messages: NewSessionTicket (counted, dropped) and KeyUpdate. */
+  #onPostHandshake13(m: HandshakeMessage, out: ReceiveResult): void {
+    switch (m.type) {
+      case HandshakeType.new_session_ticket:
+        parseNewSessionTicket13(m.body);
+        out.tickets++;
+        return;
+      case HandshakeType.key_update: {
+        const requested = parseKeyUpdate(m.body);
+        this.#read = (this.#read as Tls13RecordProtection).rekey();
+        this.#keyChanged = true;
+        if (requested && !this.#writeClosed) {
+          // Answer under the old keys, then switch (RFC 8446 §4.6.3).
+          const w = this.#write as Tls13RecordProtection;
+          out.output.push(w.seal(ContentType.handshake, keyUpdateMessage(false)));
+          this.#write = w.rekey();
+        }
+        return;
+      }
+      default:
+        throw unexpected(`post-handshake message ${handshakeName(m.type)}`, this.#state);
+    }
   }
 }

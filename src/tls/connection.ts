@@ -15,8 +15,8 @@
 import { Duplex } from 'node:stream';
 import type { X509Certificate } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
-import type { CipherSuiteInfo } from './cipher-suites.js';
-import { ClientCore, type ClientCoreOptions, type NegotiatedParameters, type TlsSecrets } from './client-core.js';
+import type { CipherSuiteInfo, Tls13SuiteInfo } from './cipher-suites.js';
+import { ClientCore, type ClientCoreOptions, type NegotiatedParameters, type Tls13Secrets, type TlsSecrets } from './client-core.js';
 import { TlsError } from './errors.js';
 import { MAX_PLAINTEXT } from './wire.js';
 
@@ -36,7 +36,8 @@ export interface ConnectTlsOptions extends ClientCoreOptions {
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /**
- * Run a TLS 1.2 handshake over `transport` and return the plaintext stream.
+ * Run a TLS handshake (1.2, or 1.3 when the profile offers it) over `transport` and return the
+ * plaintext stream.
  *
  * @param transport - a connected (or connecting) Duplex, e.g. a net.Socket.
  * @param options - server name, profile, certificate checks, timeout.
@@ -79,10 +80,11 @@ function checkOptions(o: ConnectTlsOptions): void {
 }
 
 /**
- * A TLS 1.2 client connection: a Duplex of plaintext over a transport Duplex.
+ * A TLS client connection: a Duplex of plaintext over a transport Duplex.
  *
  * Create it with {@link connectTls}. Writes are cut into records of at most 16384 bytes;
- * `end()` sends close_notify and then ends the transport; `destroy(err)` closes at once.
+ * `end()` sends close_notify and then ends the transport; `destroy(err)` closes at once. Emits
+ * `session-ticket` (count so far) for each TLS 1.3 NewSessionTicket after the handshake.
  */
 export class TlsConnection extends Duplex {
   /** The transport carrying the records (e.g. the TCP socket, for setNoDelay). */
@@ -105,6 +107,7 @@ export class TlsConnection extends Duplex {
   };
   readonly #swallow = (): void => {};
   #eofPushed = false;
+  #tickets = 0;
 
   /** Use {@link connectTls} instead. */
   constructor(transport: Duplex, options: ConnectTlsOptions) {
@@ -150,7 +153,7 @@ export class TlsConnection extends Duplex {
   }
 
   /** The negotiated cipher suite (after the handshake). */
-  get cipherSuite(): CipherSuiteInfo {
+  get cipherSuite(): CipherSuiteInfo | Tls13SuiteInfo {
     return this.#negotiated().suite;
   }
 
@@ -179,14 +182,40 @@ export class TlsConnection extends Duplex {
     return this.#core.writeSequence ?? 0n;
   }
 
+  /** The negotiated version: 0x0303 (TLS 1.2) or 0x0304 (TLS 1.3); 0 before the ServerHello. */
+  get protocolVersion(): number {
+    return this.#core.version;
+  }
+
+  /** Sequence number of the next record this connection reads under the current keys. */
+  get readSequence(): bigint {
+    return this.#core.readSequence ?? 0n;
+  }
+
+  /** TLS 1.3 NewSessionTicket messages received since the handshake. */
+  get ticketsReceived(): number {
+    return this.#tickets;
+  }
+
   /**
-   * The session secrets, as a TapDance tag carries them.
+   * The TLS 1.2 session secrets, as a TapDance tag carries them.
    *
    * @returns copies of master secret, randoms, suite and key block.
-   * @throws TlsError `ERR_TLS_INVALID_STATE` before the handshake finished.
+   * @throws TlsError `ERR_TLS_INVALID_STATE` before the handshake finished or for TLS 1.3.
    */
   secrets(): TlsSecrets {
     return this.#core.secrets();
+  }
+
+  /**
+   * The TLS 1.3 session state a TapDance tag carries: both current application traffic secrets
+   * and both sequence numbers. Read it right before sealing the tag.
+   *
+   * @returns copies of the secrets, and the sequence numbers.
+   * @throws TlsError `ERR_TLS_INVALID_STATE` before the handshake finished or for TLS 1.2.
+   */
+  tls13Secrets(): Tls13Secrets {
+    return this.#core.tls13Secrets();
   }
 
   /**
@@ -329,6 +358,10 @@ export class TlsConnection extends Duplex {
       return;
     }
     for (const out of result.output) this.#send(out);
+    if (result.tickets > 0) {
+      this.#tickets += result.tickets;
+      this.emit('session-ticket', this.#tickets);
+    }
     if (result.handshakeComplete) this.#handshakeDone();
     let more = true;
     for (const p of result.plaintext) more = this.push(p);

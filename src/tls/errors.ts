@@ -25,7 +25,7 @@ export const TLS_ERROR_ALERTS = {
   ERR_TLS_UNEXPECTED_MESSAGE: AlertDescription.unexpected_message,
   /** The peer sent a fatal alert (its description is in `context.alert`). */
   ERR_TLS_ALERT_RECEIVED: null,
-  /** The server chose a protocol version other than TLS 1.2. */
+  /** The server chose a protocol version we did not offer. */
   ERR_TLS_PROTOCOL_VERSION: AlertDescription.protocol_version,
   /** The server signalled a downgrade from TLS 1.3 (RFC 8446 §4.1.3 sentinel). */
   ERR_TLS_DOWNGRADE: AlertDescription.illegal_parameter,
@@ -61,7 +61,7 @@ export const TLS_ERROR_ALERTS = {
   ERR_TLS_TRANSPORT_CLOSED: null,
   /** An API call made in the wrong state or with a wrong argument (e.g. a record too large). */
   ERR_TLS_INVALID_STATE: null,
-  /** A ClientHello profile that cannot be built (e.g. a TLS 1.3 key share, not built yet). */
+  /** A ClientHello profile that cannot be built (e.g. a key share for a group we cannot run). */
   ERR_TLS_UNSUPPORTED_PROFILE: null,
   /** A bug or an unexpected failure inside this library (reported, never swallowed). */
   ERR_TLS_INTERNAL: AlertDescription.internal_error,

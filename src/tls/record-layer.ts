@@ -226,16 +226,7 @@ export class RecordProtection {
    */
   keystream(n: number): Buffer {
     if (!Number.isInteger(n) || n < 0 || n > MAX_PLAINTEXT) throw new InvalidArgumentError(`"n" expected 0..${MAX_PLAINTEXT}, got ${n}`);
-    const nonce = this.#nonce(this.#seq);
-    const zeros = Buffer.alloc(n);
-    if (this.suite.aead === 'chacha20-poly1305') {
-      // node's "chacha20" IV is the 32-bit little-endian block counter followed by the nonce.
-      const iv = Buffer.concat([Buffer.from([1, 0, 0, 0]), nonce]);
-      return createCipheriv('chacha20', this.#key, iv).update(zeros);
-    }
-    const counter = Buffer.concat([nonce, Buffer.from([0, 0, 0, 2])]);
-    const ctr = this.suite.aead === 'aes-128-gcm' ? 'aes-128-ctr' : 'aes-256-ctr';
-    return createCipheriv(ctr, this.#key, counter).update(zeros);
+    return aeadKeystream(this.suite.aead, this.#key, this.#nonce(this.#seq), n);
   }
 
   /** The TLS 1.2 AEAD additional data (seq_num || type || version || length), in a scratch buffer. */
@@ -274,14 +265,37 @@ export class RecordProtection {
 }
 
 // Two functions so that each createCipheriv call matches one of node's typed overloads.
-function aeadCipher(aead: AeadKind, key: Buffer, nonce: Buffer): CipherGCM | CipherChaCha20Poly1305 {
+/** An AEAD encryptor with a 16-byte tag (TLS 1.2 and 1.3 record layers). */
+export function aeadCipher(aead: AeadKind, key: Buffer, nonce: Buffer): CipherGCM | CipherChaCha20Poly1305 {
   const options = { authTagLength: AEAD_TAG_LENGTH };
   return aead === 'chacha20-poly1305' ? createCipheriv(aead, key, nonce, options) : createCipheriv(aead, key, nonce, options);
 }
 
-function aeadDecipher(aead: AeadKind, key: Buffer, nonce: Buffer): DecipherGCM | DecipherChaCha20Poly1305 {
+/** An AEAD decryptor with a 16-byte tag. */
+export function aeadDecipher(aead: AeadKind, key: Buffer, nonce: Buffer): DecipherGCM | DecipherChaCha20Poly1305 {
   const options = { authTagLength: AEAD_TAG_LENGTH };
   return aead === 'chacha20-poly1305' ? createDecipheriv(aead, key, nonce, options) : createDecipheriv(aead, key, nonce, options);
+}
+
+/**
+ * The first `n` bytes an AEAD XORs onto a plaintext sealed with `key` and the 12-byte `nonce`.
+ * AES-GCM: AES-CTR from counter block `nonce || 00000002`; ChaCha20-Poly1305: ChaCha20 from
+ * block counter 1 (block 0 makes the Poly1305 key).
+ *
+ * @param aead - the AEAD.
+ * @param key - its key.
+ * @param nonce - the record's nonce.
+ * @param n - number of bytes.
+ * @returns n keystream bytes.
+ */
+export function aeadKeystream(aead: AeadKind, key: Buffer, nonce: Buffer, n: number): Buffer {
+  const zeros = Buffer.alloc(n);
+  if (aead === 'chacha20-poly1305') {
+    // node's "chacha20" IV is the 32-bit little-endian block counter followed by the nonce.
+    return createCipheriv('chacha20', key, Buffer.concat([Buffer.from([1, 0, 0, 0]), nonce])).update(zeros);
+  }
+  const ctr = aead === 'aes-128-gcm' ? 'aes-128-ctr' : 'aes-256-ctr';
+  return createCipheriv(ctr, key, Buffer.concat([nonce, Buffer.from([0, 0, 0, 2])])).update(zeros);
 }
 
 /** Options of {@link createSessionFromSecrets}. */

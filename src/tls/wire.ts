@@ -1,7 +1,7 @@
 /**
  * Numbers of the TLS wire format used by this client: content types, handshake types, alerts,
  * extension types, named groups, signature schemes and protocol versions (RFC 5246, 8446, 8422,
- * 7627, 7301, 5746, 8701), plus names for logging.
+ * 7627, 7301, 5746, 8701, 8879, 9849 and the drafts Chrome ships), plus names for logging.
  *
  * Only constants live here; parsing is in `codec.ts` and `handshake-messages.ts`.
  *
@@ -32,6 +32,8 @@ export const HandshakeType = {
   client_hello: 1,
   server_hello: 2,
   new_session_ticket: 4,
+  end_of_early_data: 5,
+  encrypted_extensions: 8,
   certificate: 11,
   server_key_exchange: 12,
   certificate_request: 13,
@@ -40,6 +42,12 @@ export const HandshakeType = {
   client_key_exchange: 16,
   finished: 20,
   certificate_status: 22,
+  key_update: 24,
+  compressed_certificate: 25,
+  /** ALPS: the client's EncryptedExtensions carrying its application settings (BoringSSL). */
+  client_encrypted_extensions: 203,
+  /** The synthetic message that replaces ClientHello1 in the transcript after a HelloRetryRequest. */
+  message_hash: 254,
 } as const;
 /** A handshake message type. */
 export type HandshakeType = (typeof HandshakeType)[keyof typeof HandshakeType];
@@ -102,11 +110,24 @@ export const ExtensionType = {
   padding: 21,
   extended_master_secret: 23,
   compress_certificate: 27,
+  record_size_limit: 28,
   session_ticket: 35,
+  pre_shared_key: 41,
+  early_data: 42,
   supported_versions: 43,
+  cookie: 44,
   psk_key_exchange_modes: 45,
+  certificate_authorities: 47,
+  post_handshake_auth: 49,
+  signature_algorithms_cert: 50,
   key_share: 51,
+  /** ALPS, the codepoint Chrome uses since version 133 (the older one is 0x4469). */
+  application_settings: 0x44cd,
+  application_settings_old: 0x4469,
   channel_id: 0x7550,
+  /** TLS Trust Anchor IDs (draft-ietf-tls-trust-anchor-ids), as Chrome sends it. */
+  trust_anchors: 0xca34,
+  encrypted_client_hello: 0xfe0d,
   renegotiation_info: 0xff01,
 } as const;
 
@@ -115,6 +136,8 @@ export const NamedGroup = {
   secp256r1: 23,
   secp384r1: 24,
   x25519: 29,
+  /** Hybrid ML-KEM-768 + X25519 (draft-ietf-tls-ecdhe-mlkem). TLS 1.3 only. */
+  x25519mlkem768: 0x11ec,
 } as const;
 /** A named group this client can run. */
 export type NamedGroup = (typeof NamedGroup)[keyof typeof NamedGroup];
@@ -132,6 +155,11 @@ export const SignatureScheme = {
   rsa_pss_rsae_sha256: 0x0804,
   rsa_pss_rsae_sha384: 0x0805,
   rsa_pss_rsae_sha512: 0x0806,
+  ed25519: 0x0807,
+  /** ML-DSA (draft-ietf-tls-mldsa): offered by Chrome, not verified here. */
+  mldsa44: 0x0904,
+  mldsa65: 0x0905,
+  mldsa87: 0x0906,
 } as const;
 
 /** The EC point format "uncompressed" (RFC 8422 §5.1.2). */

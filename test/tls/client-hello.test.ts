@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { buildClientHello, isGrease, GREASE_VALUES } from '../../src/tls/client-hello.js';
-import { CHROME_62, type ClientHelloProfile } from '../../src/tls/profiles.js';
+import { CHROME_62, CHROMIUM_156, type ClientHelloProfile } from '../../src/tls/profiles.js';
 import { parseClientHello } from '../../src/tls/handshake-messages.js';
 import { Reader } from '../../src/tls/codec.js';
 import { throwsTls } from './helpers/assert.js';
@@ -100,7 +100,7 @@ t.test('the same random source gives the same bytes', async (t) => {
   t.same(a.message, b.message);
 });
 
-t.test('TLS 1.3 entries: supported_versions is built, key_share is refused for now', async (t) => {
+t.test('TLS 1.3 entries: supported_versions and key_share are built; unknown groups are refused', async (t) => {
   const with13: ClientHelloProfile = {
     ...CHROME_62, name: 'tls13-versions-only',
     extensions: [...CHROME_62.extensions.slice(0, -1), { type: 'supported_versions', versions: [{ grease: 'version' }, 0x0304, 0x0303] }, { type: 'padding', style: 'boringssl' }],
@@ -110,8 +110,64 @@ t.test('TLS 1.3 entries: supported_versions is built, key_share is refused for n
   const sv = parseClientHello(built.message.subarray(4)).extensions.find((e) => e.type === 43)!.data;
   t.equal(sv[0], 6);
   t.ok(isGrease((sv[1]! << 8) | sv[2]!));
-  const withKeyShare: ClientHelloProfile = { ...CHROME_62, extensions: [{ type: 'key_share', groups: [29] }] };
-  throwsTls(t, () => buildClientHello({ profile: withKeyShare, serverName: 'a.test' }), 'ERR_TLS_UNSUPPORTED_PROFILE');
+  const withKeyShare: ClientHelloProfile = { ...CHROME_62, extensions: [{ type: 'key_share', groups: [{ grease: 'group' }, 29, 23] }] };
+  const ks = buildClientHello({ profile: withKeyShare, serverName: 'a.test' });
+  t.same(ks.keyShares.map((k) => [k.group, k.keyExchange.length]), [[29, 32], [23, 65]], 'X25519 and P-256 shares, GREASE not kept');
+  const data = parseClientHello(ks.message.subarray(4)).extensions[0]!.data;
+  t.ok(isGrease((data[2]! << 8) | data[3]!), 'the GREASE share comes first');
+  t.same([...data.subarray(4, 7)], [0, 1, 0], 'with one zero byte');
+  throwsTls(t, () => buildClientHello({ profile: { ...CHROME_62, extensions: [{ type: 'key_share', groups: [25] }] }, serverName: 'a.test' }), 'ERR_TLS_UNSUPPORTED_PROFILE');
   const badHex: ClientHelloProfile = { ...CHROME_62, extensions: [{ type: 'opaque', id: 0x7550, data: 'zz' }] };
   throwsTls(t, () => buildClientHello({ profile: badHex, serverName: 'a.test' }), 'ERR_TLS_UNSUPPORTED_PROFILE');
+  throwsTls(t, () => buildClientHello({ profile: { ...CHROME_62, extensions: [{ type: 'ech_grease', payloadLengths: [] }] }, serverName: 'a.test' }), 'ERR_TLS_UNSUPPORTED_PROFILE');
+});
+
+t.test('Chromium 156 hellos: GREASE first and last, the rest permuted uniformly, ECH GREASE of four sizes', async (t) => {
+  const n = 400;
+  const firstPositions = new Map<number, number[]>();
+  const orders = new Set<string>();
+  const echLengths = new Map<number, number>();
+  let types: string | undefined;
+  for (let i = 0; i < n; i++) {
+    const built = buildClientHello({ profile: CHROMIUM_156, serverName: 'localhost' });
+    const h = parseClientHello(built.message.subarray(4));
+    const ext = h.extensions.map((e) => e.type);
+    t.ok(isGrease(ext[0]!) && isGrease(ext[ext.length - 1]!), 'GREASE extensions first and last');
+    const middle = ext.slice(1, -1);
+    t.notOk(middle.some(isGrease));
+    const sorted = [...middle].sort((a, b) => a - b).join(',');
+    if (types !== undefined) t.equal(sorted, types, 'the same extension set every time');
+    types = sorted;
+    orders.add(middle.join(','));
+    middle.forEach((type, pos) => { const p = firstPositions.get(type) ?? []; p.push(pos); firstPositions.set(type, p); });
+    const ech = h.extensions.find((e) => e.type === 0xfe0d)!.data;
+    const r = new Reader(ech, 'ech');
+    t.same([r.u8(), r.u16(), r.u16()], [0, 1, 1], 'outer ECH, HKDF-SHA256, AES-128-GCM');
+    r.u8();
+    const enc = r.vec16();
+    t.ok(enc.length === 32 && (enc[31]! & 0x80) === 0, 'enc is an X25519 public key');
+    const payload = r.vec16();
+    r.end();
+    echLengths.set(payload.length, (echLengths.get(payload.length) ?? 0) + 1);
+    t.equal(built.message.length, 1912 + 32 * ((payload.length - 144) / 32), 'Chromium 156 sizes for a 9-byte host name');
+  }
+  t.same([...echLengths.keys()].sort((a, b) => a - b), [144, 176, 208, 240]);
+  t.ok(orders.size > n * 0.95, `${orders.size} distinct orders out of ${n}`);
+  // Each of the 18 extensions lands in each of 18 positions with chance 1/18: a loose chi-squared
+  // check on the position of every extension (df = 17; 60 is far beyond p = 1e-6).
+  for (const [type, pos] of firstPositions) {
+    const counts = new Array(18).fill(0);
+    for (const p of pos) counts[p]++;
+    const e = n / 18;
+    const chi = counts.reduce((a, c) => a + (c - e) ** 2 / e, 0);
+    t.ok(chi < 60, `extension ${type}: chi-squared ${chi.toFixed(1)}`);
+  }
+  const built = buildClientHello({ profile: CHROMIUM_156, serverName: 'a.test' });
+  t.same(built.offered.alps, { codepoint: 0x44cd, protocols: ['h2'] });
+  t.same(built.offered.certificateCompression, [2]);
+  t.equal(built.offered.echGrease, true);
+  t.same(built.keyShares.map((k) => [k.group, k.keyExchange.length]), [[0x11ec, 1216], [29, 32]]);
+  const noH2 = buildClientHello({ profile: CHROMIUM_156, serverName: 'a.test', alpnProtocols: ['http/1.1'] });
+  t.equal(noH2.offered.alps, null, 'no ALPS when h2 is not offered');
+  t.notOk(noH2.offered.extensions.has(0x44cd));
 });

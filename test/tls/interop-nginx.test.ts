@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startNginx, type NginxServer } from '../../src/testbed/nginx.js';
 import { NamedGroup } from '../../src/tls/wire.js';
 import type { TlsConnection } from '../../src/tls/connection.js';
+import { CHROMIUM_156 } from '../../src/tls/profiles.js';
 import { dial, makePki, narrowProfile, readAll } from './helpers/fixtures.js';
 
 const pki = makePki();
@@ -12,13 +13,13 @@ const ca = pki.ca.root.cert;
 const big = randomBytes(1 << 20);
 
 /** Start Debian's nginx on 127.0.0.1 at a random high port (retrying if the port is taken). */
-async function nginx(name: string, cert: { certPath: string; keyPath: string }): Promise<{ srv: NginxServer; port: number }> {
+async function nginx(name: string, cert: { certPath: string; keyPath: string }, protocols = 'TLSv1.2', http2 = false): Promise<{ srv: NginxServer; port: number }> {
   for (let attempt = 0; ; attempt++) {
     const port = 20000 + Math.floor(Math.random() * 40000);
     try {
       const srv = await startNginx({
-        prefix: join(pki.dir, `nginx-${name}-${attempt}`), listen: [{ address: '127.0.0.1', port }],
-        certPath: cert.certPath, keyPath: cert.keyPath, protocols: 'TLSv1.2',
+        prefix: join(pki.dir, `nginx-${name}-${attempt}`), listen: [{ address: '127.0.0.1', port, ...(http2 ? { http2 } : {}) }],
+        certPath: cert.certPath, keyPath: cert.keyPath, protocols,
         files: { 'index.html': `decoy ${name}\n`, 'big.bin': big },
       });
       return { srv, port };
@@ -36,8 +37,11 @@ async function get(conn: TlsConnection, path: string): Promise<{ head: string; b
   return { head: res.subarray(0, split).toString('latin1'), body: res.subarray(split + 4) };
 }
 
-const servers = { rsa: await nginx('rsa', pki.rsa), ecdsa: await nginx('ecdsa', pki.ecdsa) };
-t.teardown(async () => { await servers.rsa.srv.stop(); await servers.ecdsa.srv.stop(); });
+const servers = {
+  rsa: await nginx('rsa', pki.rsa), ecdsa: await nginx('ecdsa', pki.ecdsa),
+  tls13: await nginx('tls13', pki.ecdsa, 'TLSv1.3', true), both: await nginx('both', pki.rsa, 'TLSv1.2 TLSv1.3'),
+};
+t.teardown(async () => { for (const s of Object.values(servers)) await s.srv.stop(); });
 
 t.test('serves HTTP over every supported suite with RSA and ECDSA certificates', async (t) => {
   const cases = [
@@ -72,4 +76,22 @@ t.test('downloads a megabyte and uploads a request with the default Chrome 62 pr
   t.match(head, /200 OK/);
   t.equal(createHash('sha256').update(body).digest('hex'), createHash('sha256').update(big).digest('hex'));
   t.match(servers.rsa.srv.accessLog(), /"GET \/big.bin HTTP\/1.1" 200/);
+});
+
+t.test('TLS 1.3 with the Chromium profile: nginx picks X25519, h2 when offered, and serves HTTP', async (t) => {
+  const conn = await dial(servers.both.port, { ca, profile: CHROMIUM_156, alpnProtocols: ['http/1.1'] }).conn;
+  t.equal(conn.protocolVersion, 0x0304);
+  t.equal(conn.group, NamedGroup.x25519, 'OpenSSL 3.0 has no ML-KEM: it takes our X25519 share');
+  const { head, body } = await get(conn, '/big.bin');
+  t.match(head, /200 OK/);
+  t.equal(createHash('sha256').update(body).digest('hex'), createHash('sha256').update(big).digest('hex'), '1 MB over TLS 1.3');
+  t.ok(conn.ticketsReceived >= 1, `nginx sent ${conn.ticketsReceived} tickets`);
+  const h2 = await dial(servers.tls13.port, { ca, profile: CHROMIUM_156 }).conn;
+  t.equal(h2.protocolVersion, 0x0304);
+  t.equal(h2.alpnProtocol, 'h2');
+  t.equal(h2.negotiatedParameters.signatureScheme, 0x0403, 'ECDSA P-256 CertificateVerify');
+  h2.destroy();
+  const old = await dial(servers.both.port, { ca }).conn;
+  t.equal(old.protocolVersion, 0x0303, 'Chrome 62 still gets TLS 1.2 from the same server');
+  old.destroy();
 });

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { startRawServer } from './fixtures.js';
 import { X509Certificate, constants, createPrivateKey, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { cipherSuite, type CipherSuiteInfo } from '../../../src/tls/cipher-suites.js';
 import {
@@ -90,23 +91,8 @@ export interface FakeServer {
 /** Start a fake server on 127.0.0.1. */
 export async function startFakeServer(script: FakeServerScript): Promise<FakeServer> {
   const events: FakeServerEvents = { clientHellos: [], clientFinishedOk: [], received: [], alerts: [] };
-  const sockets = new Set<Socket>();
-  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    socket.setNoDelay(true);
-    serve(socket, script, events);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    events,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
-  };
+  const raw = await startRawServer((socket) => serve(socket, script, events));
+  return { port: raw.port, events, close: raw.close };
 }
 
 function serve(socket: Socket, script: FakeServerScript, events: FakeServerEvents): void {

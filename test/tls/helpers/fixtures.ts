@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type TlsOptions, type Server as TlsServer } from 'node:tls';
 import { Duplex } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -172,4 +172,27 @@ export function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
 /** Resolve when `socket` has been destroyed (or at once if it is). */
 export function destroyed(socket: Socket): Promise<void> {
   return socket.destroyed ? Promise.resolve() : new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+/**
+ * A raw TCP server on 127.0.0.1 (random port) handing each connection, Nagle off, to `serve`;
+ * the base of the scripted TLS servers.
+ */
+export async function startRawServer(serve: (socket: Socket) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.setNoDelay(true);
+    serve(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
 }

@@ -1,0 +1,286 @@
+/**
+ * TLS 1.3 record protection (RFC 8446 §5.2–5.3) on node:crypto AEADs: every protected record is
+ * `application_data` 0x0303 on the wire, the real content type travels inside, the nonce is the
+ * IV XOR the sequence number and the additional data is the record header. Also the keystream of
+ * the next record, which TapDance needs to embed a tag, and {@link createTls13SessionFromSecrets},
+ * which continues a session from its application traffic secrets (the station's side).
+ *
+ * One object protects one direction under one traffic secret; a KeyUpdate makes a new object
+ * (`rekey`). No handshake logic here.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { tls13CipherSuite, type Tls13SuiteInfo } from './cipher-suites.js';
+import { TlsError } from './errors.js';
+import { aeadCipher, aeadDecipher, aeadKeystream } from './record-layer.js';
+import { nextTrafficSecret, trafficKeys, TLS13_IV_LENGTH } from './tls13-keys.js';
+import { ContentType, MAX_PLAINTEXT, ProtocolVersion, RECORD_HEADER_LENGTH } from './wire.js';
+
+const TAG_LENGTH = 16;
+const MAX_SEQ = 0xffff_ffff_ffff_ffffn;
+/** Largest TLS 1.3 ciphertext body: 2^14 + 256 (RFC 8446 §5.2). */
+export const MAX_CIPHERTEXT13 = 16384 + 256;
+
+/** A decrypted TLS 1.3 record: the inner content type and the content without padding. */
+export interface OpenedRecord13 {
+  /** The inner (real) content type. */
+  contentType: number;
+  /** The content. */
+  plaintext: Buffer;
+}
+
+/** Options of {@link Tls13RecordProtection}. */
+export interface Tls13RecordProtectionOptions {
+  /** IANA TLS 1.3 suite number (0x1301, 0x1302, 0x1303). */
+  suite: number;
+  /** The traffic secret of the direction this object protects. */
+  secret: Uint8Array;
+  /** Sequence number of the next record. Default 0n. */
+  seq?: bigint;
+}
+
+/**
+ * One direction of TLS 1.3 record protection under one traffic secret. Each successful `seal` or
+ * `open` consumes one sequence number.
+ *
+ * @example
+ * ```ts
+ * const w = new Tls13RecordProtection({ suite: 0x1301, secret: clientApplicationSecret })
+ * const ks = w.keystream(100)            // keystream of the next record's first 100 bytes
+ * const record = w.seal(23, plaintext)   // 17 03 03 len | ciphertext(plaintext || 0x17) | tag
+ * ```
+ */
+export class Tls13RecordProtection {
+  /** The suite. */
+  readonly suite: Tls13SuiteInfo;
+  /** The traffic secret (a copy), for KeyUpdate and for the tag. */
+  readonly secret: Buffer;
+  readonly #key: Buffer;
+  readonly #iv: Buffer;
+  readonly #nonce = Buffer.alloc(TLS13_IV_LENGTH);
+  readonly #aad = Buffer.alloc(RECORD_HEADER_LENGTH);
+  #seq: bigint;
+
+  /**
+   * @param options - suite, traffic secret and first sequence number.
+   * @throws TlsError `ERR_TLS_UNSUPPORTED_SUITE` for a suite that is not TLS 1.3.
+   * @throws InvalidArgumentError for a secret of the wrong length or a bad sequence number.
+   */
+  constructor(options: Tls13RecordProtectionOptions) {
+    const suite = tls13CipherSuite(options.suite);
+    if (suite === undefined) {
+      throw new TlsError('ERR_TLS_UNSUPPORTED_SUITE', `0x${options.suite.toString(16)} is not a TLS 1.3 suite`, { context: { suite: options.suite } });
+    }
+    const seq = options.seq ?? 0n;
+    if (typeof seq !== 'bigint' || seq < 0n || seq > MAX_SEQ) throw new InvalidArgumentError('"seq" expected a 64-bit unsigned bigint');
+    const { key, iv } = trafficKeys(suite, options.secret);
+    this.suite = suite;
+    this.secret = Buffer.from(options.secret);
+    this.#key = key;
+    this.#iv = iv;
+    this.#seq = seq;
+  }
+
+  /** Sequence number the next `seal` or `open` uses. */
+  get sequence(): bigint {
+    return this.#seq;
+  }
+
+  /** Bytes a record adds around its content: header, inner content type, tag. */
+  get overhead(): number {
+    return RECORD_HEADER_LENGTH + 1 + TAG_LENGTH;
+  }
+
+  /**
+   * The protection for the next traffic secret after a KeyUpdate, at sequence 0.
+   *
+   * @returns a new object; this one should no longer be used.
+   */
+  rekey(): Tls13RecordProtection {
+    return new Tls13RecordProtection({ suite: this.suite.id, secret: nextTrafficSecret(this.suite, this.secret) });
+  }
+
+  /**
+   * Encrypt one record and advance the sequence number.
+   *
+   * @param contentType - the inner content type (23 application data, 22 handshake, 21 alert).
+   * @param plaintext - at most 16384 bytes.
+   * @param padding - zero bytes to add after the content type (default 0).
+   * @returns the whole record.
+   * @throws TlsError `ERR_TLS_INVALID_STATE` for oversize content, `ERR_TLS_SEQUENCE_OVERFLOW`.
+   */
+  seal(contentType: number, plaintext: Uint8Array, padding = 0): Buffer {
+    const [head, body, tag] = this.sealParts(contentType, plaintext, padding);
+    return Buffer.concat([head, body, tag], head.length + body.length + tag.length);
+  }
+
+  /**
+   * Encrypt one record as `[header, ciphertext, tag]` for a vectored write.
+   *
+   * @param contentType - the inner content type.
+   * @param plaintext - at most 16384 bytes.
+   * @param padding - zero bytes after the content type.
+   * @returns the three parts of the record.
+   * @throws TlsError as {@link Tls13RecordProtection.seal}.
+   */
+  sealParts(contentType: number, plaintext: Uint8Array, padding = 0): [Buffer, Buffer, Buffer] {
+    if (plaintext.length + padding > MAX_PLAINTEXT) {
+      throw new TlsError('ERR_TLS_INVALID_STATE', `record content of ${plaintext.length + padding} bytes exceeds ${MAX_PLAINTEXT}`,
+        { context: { length: plaintext.length, padding } });
+    }
+    const seq = this.#takeSeq();
+    const innerLength = plaintext.length + 1 + padding;
+    const head = Buffer.allocUnsafe(RECORD_HEADER_LENGTH);
+    head[0] = ContentType.application_data;
+    head.writeUInt16BE(ProtocolVersion.TLS12, 1);
+    head.writeUInt16BE(innerLength + TAG_LENGTH, 3);
+    const cipher = aeadCipher(this.suite.aead, this.#key, this.#nonceFor(seq));
+    cipher.setAAD(head, { plaintextLength: innerLength });
+    const trailer = Buffer.alloc(1 + padding);
+    trailer[0] = contentType;
+    const a = cipher.update(plaintext);
+    const b = cipher.update(trailer);
+    cipher.final();
+    return [head, Buffer.concat([a, b], innerLength), cipher.getAuthTag()];
+  }
+
+  /**
+   * Check and decrypt a record given as header fields and body; strip the padding.
+   *
+   * @param outerType - header content type (must be application_data).
+   * @param version - header version.
+   * @param body - ciphertext and tag.
+   * @returns the inner content type and content.
+   * @throws TlsError `ERR_TLS_UNEXPECTED_MESSAGE` for an outer type other than application_data
+   *   or an all-zero inner plaintext, `ERR_TLS_RECORD_OVERFLOW`, `ERR_TLS_BAD_RECORD_MAC`.
+   */
+  openFragment(outerType: number, version: number, body: Uint8Array): OpenedRecord13 {
+    if (outerType !== ContentType.application_data) {
+      throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', `protected record with outer type ${outerType}`, { context: { contentType: outerType } });
+    }
+    if (body.length > MAX_CIPHERTEXT13) {
+      throw new TlsError('ERR_TLS_RECORD_OVERFLOW', 'record body exceeds 2^14 + 256 bytes', { context: { length: body.length } });
+    }
+    const ctLength = body.length - TAG_LENGTH;
+    if (ctLength < 1) throw new TlsError('ERR_TLS_BAD_RECORD_MAC', 'record too short for its tag', { context: { length: body.length } });
+    const seq = this.#seq;
+    if (seq > MAX_SEQ) throw new TlsError('ERR_TLS_SEQUENCE_OVERFLOW', 'read sequence number exhausted');
+    const aad = this.#aad;
+    aad[0] = outerType;
+    aad.writeUInt16BE(version, 1);
+    aad.writeUInt16BE(body.length, 3);
+    const decipher = aeadDecipher(this.suite.aead, this.#key, this.#nonceFor(seq));
+    decipher.setAuthTag(body.subarray(ctLength));
+    decipher.setAAD(aad, { plaintextLength: ctLength });
+    const inner = decipher.update(body.subarray(0, ctLength));
+    try {
+      decipher.final();
+    } catch (cause) {
+      throw new TlsError('ERR_TLS_BAD_RECORD_MAC', 'record failed authentication', { cause, context: { seq: seq.toString() } });
+    }
+    this.#seq = seq + 1n;
+    let end = inner.length - 1;
+    while (end >= 0 && inner[end] === 0) end--;
+    if (end < 0) throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', 'protected record without a content type');
+    if (end > MAX_PLAINTEXT) {
+      throw new TlsError('ERR_TLS_RECORD_OVERFLOW', 'record content exceeds 2^14 bytes', { context: { length: end } });
+    }
+    return { contentType: inner[end]!, plaintext: inner.subarray(0, end) };
+  }
+
+  /**
+   * Check and decrypt one whole record (header included).
+   *
+   * @param record - the record bytes.
+   * @returns the inner content type and content.
+   * @throws TlsError `ERR_TLS_DECODE` when the header length disagrees, else as `openFragment`.
+   */
+  open(record: Uint8Array): OpenedRecord13 {
+    if (record.length < RECORD_HEADER_LENGTH) throw new TlsError('ERR_TLS_DECODE', 'record shorter than its header');
+    const length = (record[3]! << 8) | record[4]!;
+    if (record.length !== RECORD_HEADER_LENGTH + length) {
+      throw new TlsError('ERR_TLS_DECODE', 'record length field disagrees with the record size',
+        { context: { declared: length, actual: record.length - RECORD_HEADER_LENGTH } });
+    }
+    return this.openFragment(record[0]!, (record[1]! << 8) | record[2]!, record.subarray(RECORD_HEADER_LENGTH));
+  }
+
+  /**
+   * The first `n` keystream bytes of the next record this object seals: its ciphertext is
+   * `(content || type || padding) XOR keystream`. Byte `content.length` of the keystream is the one
+   * that covers the inner content type. Does not advance the sequence.
+   *
+   * @param n - bytes, 0..16385.
+   * @returns n keystream bytes.
+   * @throws InvalidArgumentError when n is out of range.
+   */
+  keystream(n: number): Buffer {
+    if (!Number.isInteger(n) || n < 0 || n > MAX_PLAINTEXT + 1) throw new InvalidArgumentError(`"n" expected 0..${MAX_PLAINTEXT + 1}, got ${n}`);
+    return aeadKeystream(this.suite.aead, this.#key, this.#nonceFor(this.#seq), n);
+  }
+
+  #takeSeq(): bigint {
+    const seq = this.#seq;
+    if (seq > MAX_SEQ) throw new TlsError('ERR_TLS_SEQUENCE_OVERFLOW', 'write sequence number exhausted');
+    this.#seq = seq + 1n;
+    return seq;
+  }
+
+  /** IV XOR (0^4 || seq), in a scratch buffer (node copies the nonce when it makes a cipher). */
+  #nonceFor(seq: bigint): Buffer {
+    const n = this.#nonce;
+    n.fill(0, 0, 4);
+    n.writeBigUInt64BE(seq, 4);
+    for (let i = 0; i < TLS13_IV_LENGTH; i++) n[i]! ^= this.#iv[i]!;
+    return n;
+  }
+}
+
+/** Options of {@link createTls13SessionFromSecrets}. */
+export interface Tls13SessionSecrets {
+  /** IANA TLS 1.3 suite number. */
+  suite: number;
+  /** The client's current application traffic secret. */
+  clientSecret: Uint8Array;
+  /** The server's current application traffic secret. */
+  serverSecret: Uint8Array;
+  /** Which end to continue as; the station is `'server'`. */
+  role: 'server' | 'client';
+  /** Sequence number of the next record read. */
+  readSeq: bigint;
+  /** Sequence number of the next record written. */
+  writeSeq: bigint;
+}
+
+/** Both directions of a TLS 1.3 session continued from its secrets. */
+export interface Tls13SessionFromSecrets {
+  /** The suite. */
+  readonly suite: Tls13SuiteInfo;
+  /** Opens records the peer sends. */
+  readonly read: Tls13RecordProtection;
+  /** Seals records to the peer. */
+  readonly write: Tls13RecordProtection;
+}
+
+/**
+ * Continue a TLS 1.3 session from its application traffic secrets, without a handshake: what the
+ * station does with a TLS 1.3 tag. Unlike TLS 1.2 the sequence numbers are not fixed (the server
+ * may have sent tickets or data), so the caller passes both.
+ *
+ * @param secrets - suite, both traffic secrets, role and sequence numbers.
+ * @returns a read and a write {@link Tls13RecordProtection}.
+ * @throws TlsError `ERR_TLS_UNSUPPORTED_SUITE`; InvalidArgumentError for wrong secret lengths.
+ * @example
+ * ```ts
+ * const s = createTls13SessionFromSecrets({ suite: 0x1301, clientSecret, serverSecret, role: 'server', readSeq: 0n, writeSeq: 2n })
+ * const { plaintext } = s.read.open(taggedRecord)
+ * ```
+ */
+export function createTls13SessionFromSecrets(secrets: Tls13SessionSecrets): Tls13SessionFromSecrets {
+  if (secrets.role !== 'server' && secrets.role !== 'client') throw new InvalidArgumentError('"role" expected "server" or "client"');
+  const [mine, theirs] = secrets.role === 'server' ? [secrets.serverSecret, secrets.clientSecret] : [secrets.clientSecret, secrets.serverSecret];
+  const read = new Tls13RecordProtection({ suite: secrets.suite, secret: theirs, seq: secrets.readSeq });
+  const write = new Tls13RecordProtection({ suite: secrets.suite, secret: mine, seq: secrets.writeSeq });
+  return { suite: read.suite, read, write };
+}
