@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests start for real: nginx (decoy), tor + obfs4proxy (PT tests), redis
 # (shared station state), and the network tools of the namespace testbed.
-APT_PACKAGES=(nginx tor obfs4proxy redis-server iproute2 nftables tcpdump openssl ca-certificates curl procps)
+APT_PACKAGES=(nginx tor obfs4proxy redis-server iproute2 nftables tcpdump openssl ca-certificates curl procps chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
