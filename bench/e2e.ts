@@ -3,7 +3,7 @@
  * run on the same path:
  *
  * 1. download throughput through TapDance (client → decoy flow taken over by the station →
- *    covert server) as a ratio to a plain TLS download of the same size from the same nginx
+ *    covert nginx serving the same file) as a ratio to a plain TLS download of the same size from the same nginx
  *    decoy by Node's https client, which does the same per-byte work in the same runtime
  *    (target ≥ 0.8); curl (OpenSSL, C) is printed as a second reference;
  * 2. with a round-trip time added on the router: time from dial to the first covert byte minus
@@ -14,7 +14,10 @@
  *
  * @module
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { StationPath } from '../src/demo/station-path.js';
+import { startNginx } from '../src/testbed/nginx.js';
 
 const MB = Number(process.env.BENCH_E2E_MB ?? 64);
 const RUNS = Number(process.env.BENCH_E2E_RUNS ?? 3);
@@ -26,17 +29,29 @@ async function main(): Promise<void> {
     return;
   }
   const size = MB << 20;
-  const path = await StationPath.up({ decoys: [{ files: { 'index.html': 'decoy ok\n', 'big.bin': Buffer.alloc(size, 0x5a) } }] });
+  const big = Buffer.alloc(size, 0x5a);
+  const path = await StationPath.up({ decoys: [{ files: { 'index.html': 'decoy ok\n', 'big.bin': big } }], startStation: false });
   try {
     const decoy = path.decoys[0]!;
+    // The covert destination serves the same file from nginx too, so that both downloads come
+    // from the same kind of server and only the path differs.
+    const covertNginx = await startNginx({
+      prefix: join(path.tb.workDir, 'nginx-covert'), netns: path.tb.netns('covert'),
+      listen: [{ address: path.covert.address, port: 8080, ssl: false }], files: { 'big.bin': big },
+    });
+    const config = JSON.parse(readFileSync(path.stationConfigPath, 'utf8')) as { covert: { allow: unknown[] } };
+    config.covert.allow.push({ cidr: `${path.covert.address}/32`, ports: '8080' });
+    writeFileSync(path.stationConfigPath, JSON.stringify(config));
+    await path.startStation();
+    const target = `${path.covert.address}:8080`;
     // Warm up both paths once (JIT, page cache).
-    await path.fetch({ path: `/bytes/${1 << 20}` });
+    await path.fetch({ path: '/big.bin', target });
     const https = new URL(`./https-download-main.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
     let bestTd = 0;
     let bestPlain = 0;
     let bestNode = 0;
     for (let i = 0; i < RUNS; i++) {
-      const td = await path.fetch({ path: `/bytes/${size}` }, 600_000);
+      const td = await path.fetch({ path: '/big.bin', target }, 600_000);
       if (td.bytes !== size) throw new Error(`TapDance download returned ${td.bytes} bytes`);
       bestTd = Math.max(bestTd, (size * 8) / (td.ms.total / 1000));
       const plain = await path.tb.exec('client', 'curl', ['-s', '-o', '/dev/null', '--cacert', decoy.caPath,
@@ -54,6 +69,7 @@ async function main(): Promise<void> {
     console.log(`e2e download ${MB} MiB, best of ${RUNS}: TapDance ${(bestTd / 1e6).toFixed(0)} Mbit/s, ` +
       `plain TLS with Node https ${(bestNode / 1e6).toFixed(0)} Mbit/s, ratio ${(bestTd / bestNode).toFixed(2)} (target >= 0.8); ` +
       `curl ${(bestPlain / 1e6).toFixed(0)} Mbit/s (ratio ${(bestTd / bestPlain).toFixed(2)})`);
+    await covertNginx.stop();
 
     await path.tb.setImpairment({ delayMs: DELAY_MS });
     const rtt = 2 * DELAY_MS;
