@@ -10,7 +10,9 @@
  *    the TCP and TLS handshake time, in round trips (target ≤ 1).
  *
  * `BENCH_E2E_MB` (default 64) sets the download size, `BENCH_E2E_RUNS` (default 3) the repeats
- * (the best run of each kind counts), `BENCH_E2E_DELAY_MS` (default 10) the one-way delay.
+ * (the best run of each kind counts), `BENCH_E2E_DELAY_MS` (default `10,50`) the one-way delays.
+ * The first covert byte of an HTTP GET needs the request to reach the covert server, so it is at
+ * least one round trip after the station's answer in any design that waits for that answer.
  *
  * @module
  */
@@ -21,7 +23,7 @@ import { startNginx } from '../src/testbed/nginx.js';
 
 const MB = Number(process.env.BENCH_E2E_MB ?? 64);
 const RUNS = Number(process.env.BENCH_E2E_RUNS ?? 3);
-const DELAY_MS = Number(process.env.BENCH_E2E_DELAY_MS ?? 10);
+const DELAYS_MS = (process.env.BENCH_E2E_DELAY_MS ?? '10,50').split(',').map(Number);
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) {
@@ -71,23 +73,26 @@ async function main(): Promise<void> {
       `curl ${(bestPlain / 1e6).toFixed(0)} Mbit/s (ratio ${(bestTd / bestPlain).toFixed(2)})`);
     await covertNginx.stop();
 
-    await path.tb.setImpairment({ delayMs: DELAY_MS });
-    const rtt = 2 * DELAY_MS;
-    let best = Infinity;
-    let sample = { connect: 0, firstByte: 0, tcp: 0, tls: 0, station: 0 };
-    for (let i = 0; i < RUNS; i++) {
-      const r = await path.fetch({ path: '/' });
-      const handshake = (r.firstFlow?.tcpMs ?? 0) + (r.firstFlow?.tlsMs ?? 0);
-      const extra = r.ms.firstByte - handshake;
-      if (extra < best) {
-        best = extra;
-        sample = { connect: r.ms.connect, firstByte: r.ms.firstByte, tcp: r.firstFlow?.tcpMs ?? 0, tls: r.firstFlow?.tlsMs ?? 0,
-          station: r.firstFlow?.stationMs ?? 0 };
+    // Fixed processing (client tag building, station takeover) is a larger share of a short
+    // round trip, so the figure is printed for a LAN-like and a long-haul round trip.
+    for (const delayMs of DELAYS_MS) {
+      await path.tb.setImpairment({ delayMs });
+      const rtt = 2 * delayMs;
+      let best = Infinity;
+      let sample = { firstByte: 0, tcp: 0, tls: 0, station: 0 };
+      for (let i = 0; i < RUNS; i++) {
+        const r = await path.fetch({ path: '/' });
+        const handshake = (r.firstFlow?.tcpMs ?? 0) + (r.firstFlow?.tlsMs ?? 0);
+        const extra = r.ms.firstByte - handshake;
+        if (extra < best) {
+          best = extra;
+          sample = { firstByte: r.ms.firstByte, tcp: r.firstFlow?.tcpMs ?? 0, tls: r.firstFlow?.tlsMs ?? 0, station: r.firstFlow?.stationMs ?? 0 };
+        }
       }
+      console.log(`e2e first covert byte (HTTP GET), RTT ${rtt} ms: dial→first byte ${sample.firstByte.toFixed(1)} ms − TCP+TLS ` +
+        `${(sample.tcp + sample.tls).toFixed(1)} ms = ${best.toFixed(1)} ms = ${(best / rtt).toFixed(2)} RTT (target <= 1); ` +
+        `tag→station answer ${sample.station.toFixed(1)} ms`);
     }
-    console.log(`e2e first covert byte, RTT ${rtt} ms: dial→first byte ${sample.firstByte.toFixed(1)} ms − TCP+TLS ` +
-      `${(sample.tcp + sample.tls).toFixed(1)} ms = ${best.toFixed(1)} ms = ${(best / rtt).toFixed(2)} RTT (target <= 1); ` +
-      `tag→station answer ${sample.station.toFixed(1)} ms`);
   } finally {
     await path.down();
   }
