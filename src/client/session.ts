@@ -66,8 +66,10 @@ export interface SessionSink {
   end(): void;
   /** The session failed. */
   error(err: ClientError): void;
-  /** A flow switch happened (for tests and diagnostics). */
+  /** A flow switch started (for tests and diagnostics). */
   flowSwitched?(info: { flows: number; reason: string }): void;
+  /** A flow (the first or a later one) is ready to carry data. */
+  flowAttached?(): void;
 }
 
 interface WriteItem {
@@ -258,6 +260,7 @@ export class ClientSession {
     tls.on('end', () => this.#onFlowEnd(flow));
     tls.on('error', (err) => this.#onFlowBroken(flow, err));
     tls.on('close', () => this.#onFlowBroken(flow, null));
+    this.#sink.flowAttached?.();
     this.#handleStationMessage(flow.init);
     this.#handleFrames(flow, flow.pending);
     if (this.#state === 'open') {

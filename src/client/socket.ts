@@ -55,10 +55,8 @@ export class TapDanceSocket extends Duplex {
       },
       end: () => this.push(null),
       error: (err: ClientError) => this.destroy(err),
-      flowSwitched: (info) => {
-        this.emit('flowSwitch', info);
-        this.#applySocketOptions();
-      },
+      flowSwitched: (info) => this.emit('flowSwitch', info),
+      flowAttached: () => this.#applySocketOptions(),
     });
   }
 
@@ -70,7 +68,6 @@ export class TapDanceSocket extends Duplex {
   connect(options: { emitError?: boolean } = {}): Promise<void> {
     this.#connected ??= this.#session.connect().then(() => {
       this.connecting = false;
-      this.#applySocketOptions();
       this.emit('connect');
       this.emit('ready');
     }, (err: Error) => {
