@@ -55,7 +55,8 @@ async function main(): Promise<number> {
     const log = path.decoys[0]!.nginx.accessLog();
     out(`   nginx access log lines from tagged flows: ${log.trim() === '' ? 0 : log.trim().split('\n').length} (the decoy never saw a complete request)`);
     out();
-    out('5. Station counters');
+    out('5. Station counters (after the 2 s delay of the RSTs that let the decoy free its sockets)');
+    await new Promise((r) => setTimeout(r, 2_500));
     await path.stopStation();
     const stopped = path.stationLog.find((l) => l.msg === 'station stopped');
     const c = stopped?.counters as { native?: Record<string, number>; sessions?: Record<string, unknown> } | undefined;
