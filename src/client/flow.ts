@@ -9,6 +9,12 @@
  * answers, the client completes the request so that the decoy answers it like any browser's
  * (the give-up path) and reports `ERR_STATION_NO_RESPONSE`.
  *
+ * TLS 1.3 (SPEC.md "TLS 1.3 tag"): after the handshake, an HTTP/2 decoy first gets Chrome's
+ * preface record; then the flow waits until the decoy's post-handshake records have arrived
+ * (tickets, and for HTTP/2 the ACK of our SETTINGS: {@link settleBeforeTag}), so that the tag can
+ * tell the station how many server records the client has seen. The decoy's data so far is
+ * discarded; the request is the HTTP/1.1 one or the HTTP/2 HEADERS frame (`h2-request.ts`).
+ *
  * A flow knows nothing of sessions, upload budgets or reconnects; `session.ts` does.
  *
  * @module
@@ -17,9 +23,13 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { connectTls, type ConnectTlsOptions, type TlsConnection } from '../tls/connection.js';
 import { TlsError } from '../tls/errors.js';
-import { sealTag, encodeTagPayload, DEFAULT_TAG_FLAGS, type TagKey } from '../crypto/tag.js';
+import {
+  sealTag, encodeTagPayload, encodeTls13Secrets, fitTag13, DEFAULT_TAG_FLAGS, TAG_VARIANT_TLS13, type TagKey,
+} from '../crypto/tag.js';
 import { encodeXProto } from '../protocol/xproto.js';
 import { buildTaggedRequest } from '../protocol/tagged-request.js';
+import { buildH2TaggedRequest, CHROME_H2_PREFACE, H2FrameReader, isSettingsAck } from '../protocol/h2-request.js';
+import { ContentType, ProtocolVersion } from '../tls/wire.js';
 import { giveUpCompletion, systemRandomInt } from '../protocol/padding.js';
 import { FrameDecoder, type Frame } from '../protocol/framing.js';
 import { decodeStationToClient, C2S_Transition, S2C_Transition, ErrorReasonS2C, type StationToClient } from '../protocol/messages.js';
@@ -160,21 +170,17 @@ export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
     throw dialAborted(outer);
   }
 
-  const secrets = tls.secrets();
-  const { tag, key } = sealTag(options.stationPublicKey, encodeTagPayload({
-    flags: options.flags ?? DEFAULT_TAG_FLAGS,
-    cipherSuite: secrets.suite,
-    masterSecret: secrets.masterSecret,
-    serverRandom: secrets.serverRandom,
-    clientRandom: secrets.clientRandom,
-    connectionId: options.connectionId,
-  }), options.topBitsMask === undefined ? {} : { topBitsMask: options.topBitsMask });
-  const xProto = encodeXProto(key.aesKey, {
-    decoyListGeneration: options.request.generation,
-    stateTransition: options.request.transition,
-    ...(options.request.covertAddress === undefined ? {} : { covertAddress: options.request.covertAddress }),
-  });
-  const request = buildTaggedRequest({ host: decoy.serverName, xProto, tag, keystream: (n) => tls.nextRecordKeystream(n) });
+  let tagged: { request: Uint8Array; completion: Uint8Array | undefined; key: TagKey };
+  try {
+    tagged = tls.protocolVersion === ProtocolVersion.TLS13
+      ? await tagTls13(tls, options, t2 - t1, outer)
+      : tagTls12(tls, options);
+  } catch (err) {
+    tls.destroy();
+    if (err instanceof ClientError) throw err;
+    throw new ClientError('ERR_DECOY_CONNECT', `preparing the tagged request failed: ${(err as Error).message}`, { cause: err, context: { decoy: decoy.serverName } });
+  }
+  const { request, completion, key } = tagged;
   try {
     await tls.writeRecord(request);
   } catch (err) {
@@ -184,16 +190,153 @@ export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
   const t3 = performance.now();
   const waitMs = options.stationTimeoutMs ?? Math.max(2 * (t2 - t0), STATION_TIMEOUT_FLOOR_MS);
   const decoder = new FrameDecoder(options.maxProtobufLength === undefined ? {} : { maxProtobufLength: options.maxProtobufLength });
-  const { init, pending } = await awaitStation(tls, decoder, options.expect, waitMs, outer);
+  const { init, pending } = await awaitStation(tls, decoder, options.expect, waitMs, outer, completion);
   return {
     tls, init, decoder, pending, tagKey: key,
     timings: { tcpMs: t1 - t0, tlsMs: t2 - t1, stationMs: performance.now() - t3 },
   };
 }
 
+function xProtoFor(options: FlowOptions, key: TagKey): string {
+  return encodeXProto(key.aesKey, {
+    decoyListGeneration: options.request.generation,
+    stateTransition: options.request.transition,
+    ...(options.request.covertAddress === undefined ? {} : { covertAddress: options.request.covertAddress }),
+  });
+}
+
+/** TLS 1.2: the public tag (master secret, randoms) and the HTTP/1.1 request as record 1. */
+function tagTls12(tls: TlsConnection, options: FlowOptions): { request: Uint8Array; completion: undefined; key: TagKey } {
+  const secrets = tls.secrets();
+  const { tag, key } = sealTag(options.stationPublicKey, encodeTagPayload({
+    flags: options.flags ?? DEFAULT_TAG_FLAGS,
+    cipherSuite: secrets.suite,
+    masterSecret: secrets.masterSecret,
+    serverRandom: secrets.serverRandom,
+    clientRandom: secrets.clientRandom,
+    connectionId: options.connectionId,
+  }), options.topBitsMask === undefined ? {} : { topBitsMask: options.topBitsMask });
+  const request = buildTaggedRequest({
+    host: options.decoy.serverName, xProto: xProtoFor(options, key), tag, keystream: (n) => tls.nextRecordKeystream(n),
+  });
+  return { request, completion: undefined, key };
+}
+
+/**
+ * TLS 1.3: [Chrome's HTTP/2 preface record], wait for the decoy's post-handshake records, then
+ * the variant-0x13 tag with the current secrets and sequence numbers, fitted to the record's
+ * encrypted content type, in the HTTP/1.1 request or the HTTP/2 HEADERS frame.
+ */
+async function tagTls13(tls: TlsConnection, options: FlowOptions, handshakeMs: number, signal: AbortSignal):
+  Promise<{ request: Uint8Array; completion: Uint8Array | undefined; key: TagKey }> {
+  const h2 = tls.alpnProtocol === 'h2';
+  if (h2) await tls.writeRecord(CHROME_H2_PREFACE);
+  await settleBeforeTag(tls, { h2, handshakeMs, signal });
+  const s = tls.tls13Secrets();
+  const payload = encodeTagPayload({
+    flags: options.flags ?? DEFAULT_TAG_FLAGS,
+    variant: TAG_VARIANT_TLS13,
+    cipherSuite: s.suite,
+    ...encodeTls13Secrets({
+      suite: s.suite, clientSecret: s.clientSecret, serverSecret: s.serverSecret,
+      clientSequence: Number(s.clientSequence), serverSequence: Number(s.serverSequence),
+    }),
+    connectionId: options.connectionId,
+  });
+  const sealed = sealTag(options.stationPublicKey, payload, options.topBitsMask === undefined ? {} : { topBitsMask: options.topBitsMask });
+  const common = {
+    host: options.decoy.serverName, xProto: xProtoFor(options, sealed.key), innerContentType: ContentType.application_data,
+    tag: (lastSixBits: number) => fitTag13(sealed.tag, sealed.key, payload, lastSixBits).tag,
+    keystream: (n: number) => tls.nextRecordKeystream(n),
+  };
+  if (!h2) return { request: buildTaggedRequest(common), completion: undefined, key: sealed.key };
+  const { headers, completion } = buildH2TaggedRequest(common);
+  return { request: headers, completion, key: sealed.key };
+}
+
+/** Options of {@link settleBeforeTag}. */
+export interface SettleOptions {
+  /** The decoy speaks HTTP/2: wait for the ACK of our SETTINGS. */
+  h2: boolean;
+  /** How long the TLS handshake took: about one round trip for TLS 1.3. */
+  handshakeMs: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Before a TLS 1.3 tag: wait until the decoy's post-handshake records have arrived, reading and
+ * discarding its application data. The tag tells the station how many server records the client
+ * has received; a record still in flight when the tag leaves would shift the station's sequence
+ * numbers and break the session. Servers send their tickets either with their Finished (Go,
+ * BoringSSL) or one round trip after ours (OpenSSL), and an HTTP/2 decoy acknowledges our SETTINGS
+ * one round trip after our preface. So: wait for a ticket (and the SETTINGS ACK), then until no
+ * record has arrived for a quiet spell of half a handshake time (10..100 ms); give up waiting for a
+ * ticket after two handshake times plus 50 ms (100..3000 ms: some servers send none).
+ *
+ * @throws {@link ClientError} `ERR_DECOY_CONNECT` when an HTTP/2 decoy never acknowledges our
+ *   SETTINGS or sends something else than HTTP/2 frames; `ERR_DIAL_ABORTED`/`ERR_DIAL_TIMEOUT`
+ */
+export function settleBeforeTag(tls: TlsConnection, o: SettleOptions): Promise<void> {
+  const deadlineMs = Math.min(Math.max(2 * o.handshakeMs + 50, 100), 3000);
+  const quietMs = Math.min(Math.max(o.handshakeMs / 2, 10), 100);
+  const frames = new H2FrameReader();
+  let acked = !o.h2;
+  let ticket = tls.ticketsReceived > 0;
+  return new Promise((resolve, reject) => {
+    let quietTimer: NodeJS.Timeout | undefined;
+    const finish = (err?: ClientError): void => {
+      clearTimeout(quietTimer);
+      clearTimeout(deadline);
+      tls.off('data', onData);
+      tls.off('session-ticket', onTicket);
+      tls.off('error', onError);
+      tls.off('end', onEnd);
+      o.signal.removeEventListener('abort', onAbort);
+      tls.pause();
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const arm = (): void => {
+      clearTimeout(quietTimer);
+      if (acked && ticket) quietTimer = setTimeout(() => finish(), quietMs);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (o.h2) {
+        try {
+          if (frames.push(chunk).some(isSettingsAck)) acked = true;
+        } catch (cause) {
+          finish(new ClientError('ERR_DECOY_CONNECT', 'the HTTP/2 decoy sent an oversized frame', { cause }));
+          return;
+        }
+      }
+      arm();
+    };
+    const onTicket = (): void => {
+      ticket = true;
+      arm();
+    };
+    const onError = (cause: Error): void => finish(new ClientError('ERR_DECOY_CONNECT', 'the decoy connection failed before the tag', { cause }));
+    const onEnd = (): void => finish(new ClientError('ERR_DECOY_CONNECT', 'the decoy closed the connection before the tag'));
+    const onAbort = (): void => finish(dialAborted(o.signal));
+    const deadline = setTimeout(() => {
+      if (!acked) finish(new ClientError('ERR_DECOY_CONNECT', 'the HTTP/2 decoy did not acknowledge our SETTINGS'));
+      else {
+        ticket = true; // no tickets from this server: wait only for quiet
+        arm();
+      }
+    }, deadlineMs);
+    tls.on('data', onData);
+    tls.on('session-ticket', onTicket);
+    tls.once('error', onError);
+    tls.once('end', onEnd);
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    arm();
+  });
+}
+
 /** Read until the first frame; it must be the expected StationToClient. */
 function awaitStation(tls: TlsConnection, decoder: FrameDecoder, expect: S2C_Transition, waitMs: number,
-  signal: AbortSignal): Promise<{ init: StationToClient; pending: Frame[] }> {
+  signal: AbortSignal, completion: Uint8Array | undefined): Promise<{ init: StationToClient; pending: Frame[] }> {
   return new Promise((resolve, reject) => {
     let done = false;
     const finish = (err: ClientError | null, value?: { init: StationToClient; pending: Frame[] }): void => {
@@ -254,23 +397,25 @@ function awaitStation(tls: TlsConnection, decoder: FrameDecoder, expect: S2C_Tra
     const onError = (err: Error): void => fail(new ClientError('ERR_STATION_NO_RESPONSE', 'the connection failed before a station answered', { cause: err }));
     const onAbort = (): void => fail(dialAborted(signal));
     const timer = setTimeout(() => {
-      giveUp(tls);
+      giveUp(tls, completion);
       finish(new ClientError('ERR_STATION_NO_RESPONSE', `no station answered within ${Math.round(waitMs)} ms`, { context: { waitMs: Math.round(waitMs) } }));
     }, waitMs);
     tls.on('data', onData);
     tls.once('end', onEnd);
     tls.once('error', onError);
     signal.addEventListener('abort', onAbort, { once: true });
+    tls.resume(); // settleBeforeTag leaves the stream paused
   });
 }
 
 /**
  * Complete the request so that the decoy answers it normally, read its answer, and close a while
  * later, as a browser that lost interest would: the flow must not look abandoned mid-request.
+ * HTTP/2 requests bring their own completion (the CONTINUATION frame).
  */
-function giveUp(tls: TlsConnection): void {
+function giveUp(tls: TlsConnection, completion: Uint8Array | undefined): void {
   tls.on('error', () => {});
   tls.on('data', () => {});
-  tls.write(giveUpCompletion());
+  tls.write(completion ?? giveUpCompletion());
   setTimeout(() => tls.destroy(), systemRandomInt(GIVE_UP_CLOSE_RANGE[0], GIVE_UP_CLOSE_RANGE[1])).unref();
 }

@@ -5,11 +5,17 @@
  * Layout (reference: gotapdance `conn_raw.go` and `utils.go`; see SPEC.md "Tag"):
  *
  * ```
- * payload (132) = flags(1) 0x00(1) cipher_suite(2, BE) master_secret(48)
+ * payload (132) = flags(1) variant(1) cipher_suite(2, BE) master_secret(48)
  *                 server_random(32) client_random(32) connection_id(16)
  * K             = SHA-256(X25519(client_ephemeral_private, station_public))
  * tag (180)     = representative(32, top bits randomised) || AES-128-GCM(K[0:16], K[16:28], payload)
  * ```
+ *
+ * The variant byte was unassigned (0x00) in the public protocol; 0x00 still means TLS 1.2. Variant
+ * 0x13 (TLS 1.3, SPEC.md "TLS 1.3 tag") keeps the length and every offset and packs into the same
+ * 112 bytes the client and server application traffic secrets, both sequence numbers and 8 fit
+ * bytes ({@link encodeTls13Secrets}); {@link fitTag13} varies the fit bytes so that the tag ends in
+ * the 6 bits the TLS 1.3 record's encrypted content type will carry.
  *
  * The station reverses it with {@link openTag}: clear the randomised bits, Elligator 2 direct map,
  * X25519 with each station secret key, SHA-256, GCM open. Embedding the tag into ciphertext
@@ -42,6 +48,11 @@ export const TAG_FLAG_USE_TIL = 0x01;
 /** Flags the public client sends by default. */
 export const DEFAULT_TAG_FLAGS = TAG_FLAG_USE_TIL;
 
+/** Payload byte 1: the public TLS 1.2 layout (master secret and randoms). */
+export const TAG_VARIANT_TLS12 = 0x00;
+/** Payload byte 1: the TLS 1.3 layout (application traffic secrets and sequence numbers). */
+export const TAG_VARIANT_TLS13 = 0x13;
+
 /** Default mask of representative bits the client randomises (bits 254, 255: the current client). */
 export const DEFAULT_TOP_BITS_MASK = 0xc0;
 /** Default mask the station applies to representative byte 31 before decoding (Conjure's). */
@@ -51,6 +62,13 @@ export const DEFAULT_REPRESENTATIVE_MASK = 0x3f;
 export interface TagPayload {
   /** Flag bits (`TAG_FLAG_*`). */
   flags: number;
+  /**
+   * Payload byte 1 when encoding: {@link TAG_VARIANT_TLS12} (0x00, the default) or
+   * {@link TAG_VARIANT_TLS13}, for which the next three fields are the packed secrets of
+   * {@link encodeTls13Secrets}, not a master secret and randoms. {@link decodeTagPayload} leaves
+   * it out ({@link tagPayloadVariant} reads it).
+   */
+  variant?: number;
   /** Negotiated TLS cipher suite, e.g. `0xc02f`. */
   cipherSuite: number;
   /** 48-byte TLS master secret. */
@@ -82,15 +100,19 @@ export interface TagKey {
  */
 export function encodeTagPayload(payload: TagPayload): Uint8Array {
   const { flags, cipherSuite } = payload;
+  const variant = payload.variant ?? TAG_VARIANT_TLS12;
   if (!Number.isInteger(flags) || flags < 0 || flags > 0xff) {
     throw new InvalidArgumentError(`"flags" expected integer 0..255, got ${flags}`);
+  }
+  if (!Number.isInteger(variant) || variant < 0 || variant > 0xff) {
+    throw new InvalidArgumentError(`"variant" expected integer 0..255, got ${variant}`);
   }
   if (!Number.isInteger(cipherSuite) || cipherSuite < 0 || cipherSuite > 0xffff) {
     throw new InvalidArgumentError(`"cipherSuite" expected integer 0..65535, got ${cipherSuite}`);
   }
   const out = new Uint8Array(TAG_PAYLOAD_LENGTH);
   out[0] = flags;
-  out[1] = 0; // unassigned
+  out[1] = variant;
   out[2] = cipherSuite >> 8;
   out[3] = cipherSuite & 0xff;
   out.set(abytes(payload.masterSecret, 'masterSecret', 48), 4);
@@ -101,7 +123,8 @@ export function encodeTagPayload(payload: TagPayload): Uint8Array {
 }
 
 /**
- * Parse a 132-byte tag payload. The unassigned byte 1 is ignored, so later clients may use it.
+ * Parse a 132-byte tag payload. Byte 1, the variant, is not part of the result (read it with
+ * {@link tagPayloadVariant}); the suite already tells TLS 1.3 payloads apart.
  *
  * @param bytes - the decrypted payload
  * @returns the fields (copies, not views)
@@ -122,6 +145,22 @@ export function decodeTagPayload(bytes: Uint8Array): TagPayload {
     clientRandom: bytes.slice(84, 116),
     connectionId: bytes.slice(116, 132),
   };
+}
+
+/**
+ * The variant byte of a raw payload: {@link TAG_VARIANT_TLS12} or {@link TAG_VARIANT_TLS13}
+ * (other values are unassigned).
+ *
+ * @param bytes - the decrypted payload (132 bytes)
+ * @returns byte 1
+ * @throws {@link CryptoError} `ERR_TAG_PAYLOAD` when the length is not 132
+ */
+export function tagPayloadVariant(bytes: Uint8Array): number {
+  abytes(bytes, 'bytes');
+  if (bytes.length !== TAG_PAYLOAD_LENGTH) {
+    throw new CryptoError('ERR_TAG_PAYLOAD', `tag payload must be ${TAG_PAYLOAD_LENGTH} bytes, got ${bytes.length}`, { context: { length: bytes.length } });
+  }
+  return bytes[1]!;
 }
 
 /**
@@ -262,4 +301,124 @@ export function openTag(
     if (payload !== null) return { payload, key, keyIndex: i };
   }
   return null;
+}
+
+/** The TLS 1.3 session state a variant-0x13 tag carries (SPEC.md "TLS 1.3 tag"). */
+export interface Tls13TagSecrets {
+  /** TLS 1.3 suite: 0x1301, 0x1302 or 0x1303. */
+  suite: number;
+  /** The client's current application traffic secret (32 bytes, 48 for 0x1302). */
+  clientSecret: Uint8Array;
+  /** The server's current application traffic secret. */
+  serverSecret: Uint8Array;
+  /** Sequence number of the tagged record under `clientSecret`. */
+  clientSequence: number;
+  /** Records the client received under `serverSecret` before tagging: the station writes from here. */
+  serverSequence: number;
+  /** 8 free bytes {@link fitTag13} varies (zeros when encoding; any value when decoding). */
+  fit?: Uint8Array;
+}
+
+const TLS13_HASH_LENGTH = new Map([[0x1301, 32], [0x1302, 48], [0x1303, 32]]);
+/** Offsets inside the 112 bytes that follow the suite (payload offset − 4). */
+const T13 = { client: 0, server: 48, clientSeq: 96, serverSeq: 100, fit: 104, end: 112 } as const;
+/** Payload offset of the 8 fit bytes. */
+const FIT_OFFSET = 4 + T13.fit;
+
+/**
+ * Pack TLS 1.3 secrets into the three TagPayload fields of the TLS 1.2 layout: each secret
+ * left-aligned in 48 bytes (zero-filled for SHA-256 suites), then the client and server sequence
+ * numbers (u32, big-endian) and 8 fit bytes.
+ *
+ * @param s - the secrets
+ * @returns `masterSecret` (48), `serverRandom` (32), `clientRandom` (32) to put in a TagPayload with
+ *   `variant: TAG_VARIANT_TLS13` and `cipherSuite: s.suite`
+ * @throws {@link InvalidArgumentError} for an unknown suite, secrets of the wrong length or
+ *   sequence numbers outside 0..2^32 − 1
+ */
+export function encodeTls13Secrets(s: Tls13TagSecrets): { masterSecret: Uint8Array; serverRandom: Uint8Array; clientRandom: Uint8Array } {
+  const h = TLS13_HASH_LENGTH.get(s.suite);
+  if (h === undefined) throw new InvalidArgumentError(`"suite" expected a TLS 1.3 suite, got 0x${s.suite.toString(16)}`);
+  for (const [name, v] of [['clientSequence', s.clientSequence], ['serverSequence', s.serverSequence]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new InvalidArgumentError(`"${name}" expected 0..2^32-1, got ${v}`);
+  }
+  const r = new Uint8Array(T13.end);
+  r.set(abytes(s.clientSecret, 'clientSecret', h), T13.client);
+  r.set(abytes(s.serverSecret, 'serverSecret', h), T13.server);
+  const view = new DataView(r.buffer);
+  view.setUint32(T13.clientSeq, s.clientSequence);
+  view.setUint32(T13.serverSeq, s.serverSequence);
+  if (s.fit !== undefined) r.set(abytes(s.fit, 'fit', 8), T13.fit);
+  return { masterSecret: r.slice(0, 48), serverRandom: r.slice(48, 80), clientRandom: r.slice(80, 112) };
+}
+
+/**
+ * Unpack the TLS 1.3 secrets of a variant-0x13 payload.
+ *
+ * @param p - suite and the three packed fields (as {@link decodeTagPayload} returns them)
+ * @returns the secrets
+ * @throws {@link CryptoError} `ERR_TAG_PAYLOAD` for a suite that is not TLS 1.3 or a secret whose
+ *   zero fill is not zero
+ */
+export function decodeTls13Secrets(p: Pick<TagPayload, 'cipherSuite' | 'masterSecret' | 'serverRandom' | 'clientRandom'>): Tls13TagSecrets {
+  const h = TLS13_HASH_LENGTH.get(p.cipherSuite);
+  if (h === undefined) {
+    throw new CryptoError('ERR_TAG_PAYLOAD', `TLS 1.3 tag with suite 0x${p.cipherSuite.toString(16)}`, { context: { suite: p.cipherSuite } });
+  }
+  const r = new Uint8Array(T13.end);
+  r.set(abytes(p.masterSecret, 'masterSecret', 48), 0);
+  r.set(abytes(p.serverRandom, 'serverRandom', 32), 48);
+  r.set(abytes(p.clientRandom, 'clientRandom', 32), 80);
+  const zeroFill = [...r.subarray(T13.client + h, T13.server), ...r.subarray(T13.server + h, T13.clientSeq)];
+  if (zeroFill.some((b) => b !== 0)) throw new CryptoError('ERR_TAG_PAYLOAD', 'TLS 1.3 tag secrets are not zero-filled');
+  const view = new DataView(r.buffer);
+  return {
+    suite: p.cipherSuite,
+    clientSecret: r.slice(T13.client, T13.client + h),
+    serverSecret: r.slice(T13.server, T13.server + h),
+    clientSequence: view.getUint32(T13.clientSeq),
+    serverSequence: view.getUint32(T13.serverSeq),
+    fit: r.slice(T13.fit, T13.end),
+  };
+}
+
+/** Attempts before {@link fitTag13} gives up: (63/64)^4096 < 10^-28. */
+const MAX_FIT_ATTEMPTS = 4096;
+
+/**
+ * Make a TLS 1.3 tag end in chosen bits. In a TLS 1.3 record the byte after the content is the
+ * encrypted content type, which the client cannot choose; the station still reads 240 stego bytes
+ * ending at the AEAD tag, so that byte is the last stego byte, and its low 6 bits are
+ * `(0x17 XOR keystream)`. This reseals the payload under the same key with fresh fit bytes until
+ * the tag's last 6 bits equal them (64 tries on average, each one AES-GCM of 132 bytes). Only the
+ * final ciphertext is ever sent, so reusing the key and nonce across tries exposes nothing.
+ *
+ * @param tag - a sealed tag (its representative is kept)
+ * @param key - the tag's key (from {@link sealTag})
+ * @param payload - the 132-byte variant-0x13 payload that was sealed
+ * @param lastSixBits - the wanted value of `tag[tag.length − 1] & 0x3f`
+ * @param random - random source for the fit bytes
+ * @returns the new tag and the payload it seals
+ * @throws {@link InvalidArgumentError} for a payload that is not variant 0x13 or bits above 63
+ * @throws {@link CryptoError} `ERR_TAG_PAYLOAD` if no fit was found (practically never)
+ */
+export function fitTag13(tag: Uint8Array, key: TagKey, payload: Uint8Array, lastSixBits: number,
+  random: RandomSource = systemRandom): { tag: Uint8Array; payload: Uint8Array } {
+  abytes(payload, 'payload', TAG_PAYLOAD_LENGTH);
+  if (payload[1] !== TAG_VARIANT_TLS13) throw new InvalidArgumentError('"payload" expected a TLS 1.3 (variant 0x13) payload');
+  if (!Number.isInteger(lastSixBits) || lastSixBits < 0 || lastSixBits > 0x3f) {
+    throw new InvalidArgumentError(`"lastSixBits" expected 0..63, got ${lastSixBits}`);
+  }
+  const p = payload.slice();
+  for (let i = 0; i < MAX_FIT_ATTEMPTS; i++) {
+    p.set(random(8), FIT_OFFSET);
+    const sealed = aesGcmSeal(key.aesKey, key.iv, p);
+    if ((sealed[sealed.length - 1]! & 0x3f) === lastSixBits) {
+      const out = new Uint8Array(REPRESENTATIVE_LENGTH + sealed.length);
+      out.set(tag.subarray(0, REPRESENTATIVE_LENGTH), 0);
+      out.set(sealed, REPRESENTATIVE_LENGTH);
+      return { tag: out, payload: p };
+    }
+  }
+  throw new CryptoError('ERR_TAG_PAYLOAD', `no tag fit found in ${MAX_FIT_ATTEMPTS} attempts`);
 }

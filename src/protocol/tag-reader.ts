@@ -9,9 +9,15 @@
  * For the current layout that is the 240 bytes at `body.length − 256` of the record body, decoding
  * to 180 tag bytes. The offset is measured from the end, so the explicit nonce does not matter.
  *
+ * TLS 1.3 tags (variant 0x13) sit at the same place; their payload carries the application
+ * traffic secrets and sequence numbers, and {@link continueTaggedSession} continues either kind of
+ * session (the native station's takeover path uses it through `station/flow-tls.ts`). X-Proto is
+ * found in an HTTP/1.1 request or in the HPACK block of an HTTP/2 HEADERS frame.
+ *
  * Every function here is total on arbitrary bytes: no tag, a damaged tag, a record that does not
  * decrypt, a missing or broken X-Proto all give `null` (or a `null` field), never an exception.
- * Only mistyped arguments (a station key that is not 32 bytes) throw.
+ * Only mistyped arguments (a station key that is not 32 bytes) throw; {@link continueTaggedSession}
+ * throws typed errors by design (its callers want the reason).
  *
  * @module
  */
@@ -20,15 +26,25 @@ import { stegoDecode } from '../crypto/stego.js';
 import {
   DEFAULT_REPRESENTATIVE_MASK,
   decodeTagPayload,
+  decodeTls13Secrets,
   openTag,
+  tagPayloadVariant,
   TAG_LENGTH,
   TAG_PAYLOAD_LENGTH,
+  TAG_VARIANT_TLS12,
+  TAG_VARIANT_TLS13,
   type TagKey,
   type TagPayload,
 } from '../crypto/tag.js';
 import { GCM_TAG_LENGTH } from '../crypto/aead.js';
 import { InvalidArgumentError } from '../errors.js';
 import { createSessionFromSecrets, type SessionFromSecrets } from '../tls/record-layer.js';
+import { createTls13SessionFromSecrets, type Tls13SessionFromSecrets } from '../tls/record-layer13.js';
+import { tls13CipherSuite } from '../tls/cipher-suites.js';
+import { TlsError } from '../tls/errors.js';
+import { ContentType } from '../tls/wire.js';
+import { CryptoError } from '../crypto/errors.js';
+import { findH2XProtoValue } from './h2-request.js';
 import { decodeClientToStation, type ClientToStation } from './messages.js';
 import { findXProtoValue, openXProto } from './xproto.js';
 
@@ -145,7 +161,8 @@ export interface FoundXProto {
 }
 
 /**
- * Find, decrypt and decode the X-Proto header of a tagged request's plaintext.
+ * Find, decrypt and decode the X-Proto header of a tagged request's plaintext (an HTTP/1.1
+ * `X-Proto:` line, or the `x-proto` field of an HTTP/2 HEADERS frame).
  *
  * @param plaintext - the decrypted record
  * @param aesKey - the tag's AES key
@@ -155,7 +172,7 @@ export interface FoundXProto {
 export function readXProto(plaintext: Uint8Array, aesKey: Uint8Array): FoundXProto | null {
   abytes(plaintext, 'plaintext');
   abytes(aesKey, 'aesKey', 16, 32);
-  const value = findXProtoValue(plaintext);
+  const value = findXProtoValue(plaintext) ?? findH2XProtoValue(plaintext);
   if (value === null) return null;
   try {
     const bytes = openXProto(value, aesKey);
@@ -165,16 +182,62 @@ export function readXProto(plaintext: Uint8Array, aesKey: Uint8Array): FoundXPro
   }
 }
 
+/** The server side of a taken-over session, TLS 1.2 or 1.3. */
+export type StationTlsSession = SessionFromSecrets | Tls13SessionFromSecrets;
+
+/** The tag fields that describe the TLS session (the packed ones for TLS 1.3). */
+export type SessionFields = Pick<TagPayload, 'cipherSuite' | 'masterSecret' | 'serverRandom' | 'clientRandom' | 'variant'>;
+
+/**
+ * Continue the client's TLS session from a tag's fields and open the tagged record: TLS 1.2
+ * (variant 0x00) at sequence 1 in both directions; TLS 1.3 (variant 0x13, or a TLS 1.3 suite when
+ * the variant is not given) from the packed application traffic secrets at the packed sequence
+ * numbers. The tagged record must carry application data.
+ *
+ * @param fields - suite, the three packed fields and the variant
+ * @param record - the tagged record, header included
+ * @returns the server side of the session (its read side past the tagged record) and the request
+ * @throws TlsError `ERR_TLS_UNSUPPORTED_SUITE`, `ERR_TLS_BAD_RECORD_MAC`, `ERR_TLS_UNEXPECTED_MESSAGE`;
+ *   {@link CryptoError} `ERR_TAG_PAYLOAD` for an unknown variant or malformed TLS 1.3 fields
+ * @example
+ * ```ts
+ * const { session, plaintext } = continueTaggedSession(found.tag.payload, record)
+ * socket.write(session.write.seal(23, reply))
+ * ```
+ */
+export function continueTaggedSession(fields: SessionFields, record: Uint8Array): { session: StationTlsSession; plaintext: Uint8Array } {
+  const variant = fields.variant ?? (tls13CipherSuite(fields.cipherSuite) === undefined ? TAG_VARIANT_TLS12 : TAG_VARIANT_TLS13);
+  let session: StationTlsSession;
+  if (variant === TAG_VARIANT_TLS13) {
+    const s = decodeTls13Secrets(fields);
+    session = createTls13SessionFromSecrets({
+      suite: s.suite, clientSecret: s.clientSecret, serverSecret: s.serverSecret, role: 'server',
+      readSeq: BigInt(s.clientSequence), writeSeq: BigInt(s.serverSequence),
+    });
+  } else if (variant === TAG_VARIANT_TLS12) {
+    session = createSessionFromSecrets({
+      suite: fields.cipherSuite, masterSecret: fields.masterSecret, clientRandom: fields.clientRandom, serverRandom: fields.serverRandom, role: 'server',
+    });
+  } else {
+    throw new CryptoError('ERR_TAG_PAYLOAD', `unknown tag variant 0x${variant.toString(16)}`, { context: { variant } });
+  }
+  const opened = session.read.open(record);
+  if (opened.contentType !== ContentType.application_data) {
+    throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', 'the tagged record is not application data', { context: { contentType: opened.contentType } });
+  }
+  return { session, plaintext: opened.plaintext };
+}
+
 /** Everything the station learns from a tagged record. */
 export interface TaggedRecord {
   /** The tag (its `payload` is non-null). */
   tag: FoundTag & { payload: TagPayload };
   /**
    * The server side of the client's TLS session, continued from the tag's secrets; its `read`
-   * direction has consumed the tagged record (next read is sequence 2), `write` starts at 1.
-   * `null` when the suite is not supported or the record does not decrypt at sequence 1.
+   * direction has consumed the tagged record. `null` when the suite or variant is not supported
+   * or the record does not decrypt with the tag's secrets.
    */
-  session: SessionFromSecrets | null;
+  session: StationTlsSession | null;
   /** The decrypted request, or `null` (see `session`). */
   plaintext: Uint8Array | null;
   /** The X-Proto header, or `null` when absent or unreadable. */
@@ -183,7 +246,8 @@ export interface TaggedRecord {
 
 /**
  * The whole station-side check of one record: open the tag, verify that its TLS secrets decrypt
- * the record at sequence 1, and read X-Proto from the plaintext.
+ * the record (TLS 1.2 at sequence 1, TLS 1.3 at the tag's sequence number), and read X-Proto from
+ * the plaintext.
  *
  * @param record - one whole TLS application-data record
  * @param stationSecretKeys - 32-byte station secret keys
@@ -199,21 +263,13 @@ export function readTaggedRecord(record: Uint8Array, stationSecretKeys: readonly
   const tag = readTag(record, stationSecretKeys);
   if (tag === null || tag.payload === null) return null;
   const found = { ...tag, payload: tag.payload };
-  const p = tag.payload;
-  let session: SessionFromSecrets | null = null;
-  let plaintext: Uint8Array | null = null;
+  let session: StationTlsSession;
+  let plaintext: Uint8Array;
   try {
-    session = createSessionFromSecrets({
-      suite: p.cipherSuite,
-      masterSecret: p.masterSecret,
-      clientRandom: p.clientRandom,
-      serverRandom: p.serverRandom,
-      role: 'server',
-    });
-    plaintext = new Uint8Array(session.read.open(record).plaintext);
+    ({ session, plaintext } = continueTaggedSession({ ...tag.payload, variant: tagPayloadVariant(tag.rawPayload) }, record));
   } catch {
-    // Unsupported suite or a record that does not decrypt with the tag's secrets.
+    // Unsupported suite or variant, or a record that does not decrypt with the tag's secrets.
     return { tag: found, session: null, plaintext: null, xProto: null };
   }
-  return { tag: found, session, plaintext, xProto: readXProto(plaintext, tag.key.aesKey) };
+  return { tag: found, session, plaintext: new Uint8Array(plaintext), xProto: readXProto(plaintext, tag.key.aesKey) };
 }

@@ -14,10 +14,17 @@
  * The request must be encrypted as exactly one record, with the keystream the caller supplied;
  * the station reads the tag at a fixed distance from the record's end. The TLS layer owns that.
  *
+ * TLS 1.3 (`innerContentType`): the record's last encrypted byte is the content type, which the
+ * client cannot choose, so the request carries 239 stego bytes and the tag is fitted (by the
+ * caller's function) so that the encrypted content type carries its last 6 bits; the tag still
+ * ends 16 bytes before the record's end (SPEC.md "TLS 1.3 tag"). {@link embedTag} does this for
+ * any prefix, and `h2-request.ts` uses it too.
+ *
  * @module
  */
 import { abytes } from '../crypto/bytes.js';
 import { stegoEncode, stegoEncodedLength } from '../crypto/stego.js';
+import { TAG_LENGTH } from '../crypto/tag.js';
 import { InvalidArgumentError } from '../errors.js';
 import { systemRandomInt, xIgnorePaddingLength, type RandomInt } from './padding.js';
 
@@ -28,19 +35,75 @@ export const TAG_STEGO_LENGTH = 240;
 
 const FORBIDDEN = /[\x00-\x1f\x7f]/;
 
+/**
+ * The tag to embed: the sealed bytes, or for TLS 1.3 a function that returns a tag whose last byte
+ * has the given low 6 bits (`fitTag13`).
+ */
+export type TagSource = Uint8Array | ((lastSixBits: number) => Uint8Array);
+
+/** How {@link embedTag} hides a tag after a prefix. */
+export interface EmbedTagOptions {
+  /** The tag (180 bytes; any multiple of 3), or a fitting function for TLS 1.3. */
+  tag: TagSource;
+  /** Length of the tag a function returns (default 180). */
+  tagLength?: number;
+  /**
+   * The first `n` keystream bytes of the record that will carry the request (from the TLS layer).
+   * Called once: with n = content length (TLS 1.2), or content length + 1 (TLS 1.3).
+   */
+  keystream: (n: number) => Uint8Array;
+  /**
+   * TLS 1.3: the record's inner content type (23). The last stego position is then the encrypted
+   * content type and the content gets one stego byte less.
+   */
+  innerContentType?: number;
+}
+
+/**
+ * Append the stego bytes that make the record's ciphertext end with the tag (just before the AEAD
+ * tag) to `prefix`.
+ *
+ * @param prefix - the plaintext before the stego bytes
+ * @param options - tag, keystream, and for TLS 1.3 the inner content type
+ * @returns prefix followed by `tagLength / 3 * 4` stego bytes (one less for TLS 1.3)
+ * @throws {@link InvalidArgumentError} for a tag length that is not a multiple of 3, a short
+ *   keystream, or a TLS 1.3 tag whose last bits do not fit the content type
+ */
+export function embedTag(prefix: Uint8Array, options: EmbedTagOptions): Uint8Array {
+  const { keystream, innerContentType } = options;
+  if (typeof keystream !== 'function') throw new InvalidArgumentError('"keystream" expected a function');
+  const tagLength = typeof options.tag === 'function' ? options.tagLength ?? TAG_LENGTH : abytes(options.tag, 'tag').length;
+  const stegoLength = stegoEncodedLength(tagLength);
+  const tls13 = innerContentType !== undefined;
+  const contentLength = prefix.length + stegoLength - (tls13 ? 1 : 0);
+  const want = contentLength + (tls13 ? 1 : 0);
+  const ks = abytes(keystream(want), 'keystream(n)');
+  if (ks.length < want) throw new InvalidArgumentError(`keystream(${want}) returned ${ks.length} bytes`);
+  let tag: Uint8Array;
+  if (tls13) {
+    // The station's last stego byte is the encrypted content type: its low 6 bits are fixed.
+    const lastSixBits = (innerContentType ^ ks[contentLength]!) & 0x3f;
+    tag = typeof options.tag === 'function' ? options.tag(lastSixBits) : options.tag;
+    if ((tag[tag.length - 1]! & 0x3f) !== lastSixBits) {
+      throw new InvalidArgumentError('the tag does not end in the bits of the encrypted content type (use fitTag13)');
+    }
+  } else {
+    if (typeof options.tag === 'function') throw new InvalidArgumentError('a tag function is only for TLS 1.3 (innerContentType)');
+    tag = options.tag;
+  }
+  if (tag.length !== tagLength) throw new InvalidArgumentError(`the tag has ${tag.length} bytes, expected ${tagLength}`);
+  const out = new Uint8Array(contentLength);
+  out.set(prefix, 0);
+  out.set(stegoEncode(tag, ks.subarray(prefix.length, prefix.length + stegoLength)).subarray(0, contentLength - prefix.length), prefix.length);
+  return out;
+}
+
 /** Options of {@link buildTaggedRequest}. */
-export interface TaggedRequestOptions {
+export interface TaggedRequestOptions extends EmbedTagOptions {
   /** Decoy host name for the Host header. */
   host: string;
   /** X-Proto header value (from `encodeXProto`); the line is left out when absent or empty. */
   xProto?: string;
-  /** The sealed tag (180 bytes; any multiple of 3 is accepted). */
-  tag: Uint8Array;
-  /**
-   * The first `n` keystream bytes of the record that will carry the request (from the TLS layer).
-   * Called once with n = request length.
-   */
-  keystream: (n: number) => Uint8Array;
   /** User-Agent value (default {@link TAPDANCE_USER_AGENT}). */
   userAgent?: string;
   /** Fixed X-Ignore padding length (default: drawn as the public client does). */
@@ -65,7 +128,8 @@ export function sharedHeaders(host: string, userAgent: string, xProto: string): 
  * Build the plaintext of the tagged request.
  *
  * @param options - see {@link TaggedRequestOptions}
- * @returns the request bytes: prefix followed by `tag.length / 3 * 4` stego bytes
+ * @returns the request bytes: prefix followed by `tag.length / 3 * 4` stego bytes (one less for
+ *   TLS 1.3, see {@link embedTag})
  * @throws {@link InvalidArgumentError} for header values with control characters, a tag length
  *   that is not a multiple of 3, a bad padding length or a short keystream
  * @example
@@ -76,7 +140,7 @@ export function sharedHeaders(host: string, userAgent: string, xProto: string): 
  * ```
  */
 export function buildTaggedRequest(options: TaggedRequestOptions): Uint8Array {
-  const { host, tag, keystream } = options;
+  const { host } = options;
   const userAgent = options.userAgent ?? TAPDANCE_USER_AGENT;
   const xProto = options.xProto ?? '';
   for (const [name, value] of [['host', host], ['userAgent', userAgent], ['xProto', xProto]] as const) {
@@ -84,21 +148,11 @@ export function buildTaggedRequest(options: TaggedRequestOptions): Uint8Array {
       throw new InvalidArgumentError(`"${name}" must be a string without control characters`);
     }
   }
-  abytes(tag, 'tag');
-  if (typeof keystream !== 'function') throw new InvalidArgumentError('"keystream" expected a function');
-  const stegoLength = stegoEncodedLength(tag.length);
   const shared = sharedHeaders(host, userAgent, xProto);
   const padding = options.paddingLength ?? xIgnorePaddingLength(Buffer.byteLength(shared, 'utf8'), options.randomInt ?? systemRandomInt);
   if (!Number.isInteger(padding) || padding < 0) {
     throw new InvalidArgumentError(`"paddingLength" expected a non-negative integer, got ${padding}`);
   }
   const head = `GET / HTTP/1.1\n${shared}\nX-Ignore: ${'#'.repeat(padding)}`.replaceAll('\n', '\r\n');
-  const prefix = Buffer.from(head, 'utf8');
-  const total = prefix.length + stegoLength;
-  const ks = abytes(keystream(total), 'keystream(n)');
-  if (ks.length < total) throw new InvalidArgumentError(`keystream(${total}) returned ${ks.length} bytes`);
-  const out = new Uint8Array(total);
-  out.set(prefix, 0);
-  out.set(stegoEncode(tag, ks.subarray(prefix.length, total)), prefix.length);
-  return out;
+  return embedTag(Buffer.from(head, 'utf8'), options);
 }

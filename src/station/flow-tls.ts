@@ -1,27 +1,36 @@
 /**
  * The station's end of one taken-over TLS flow: a Duplex of plaintext over the repaired TCP
- * socket, continuing the client's TLS 1.2 session from the secrets in its tag.
+ * socket, continuing the client's TLS session from the secrets in its tag.
  *
- * The client's Finished and ours (really the decoy's) used sequence number 0 in each direction,
- * and the tagged request is the client's record 1, so reading starts by opening that record and
- * writing starts at sequence 1. There is no handshake here: a ClientHello, renegotiation or
- * ChangeCipherSpec on a taken-over flow is a protocol error.
+ * TLS 1.2 (tag variant 0x00): the client's Finished and ours (really the decoy's) used sequence
+ * number 0 in each direction, and the tagged request is the client's record 1, so reading starts
+ * by opening that record and writing starts at sequence 1. TLS 1.3 (variant 0x13, recognised by
+ * its suite when the variant is not passed): the tag carries both application traffic secrets,
+ * the tagged record's sequence number and how many records the decoy had sent, which is where
+ * our writing starts (SPEC.md "TLS 1.3 tag"). There is no handshake here: a ClientHello,
+ * renegotiation, ChangeCipherSpec or TLS 1.3 handshake message on a taken-over flow is a protocol
+ * error.
  *
  * @module
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { RecordDeframer } from '../tls/record-deframer.js';
-import { createSessionFromSecrets, type SessionFromSecrets } from '../tls/record-layer.js';
 import { ContentType, AlertDescription, MAX_PLAINTEXT } from '../tls/wire.js';
 import { TlsError } from '../tls/errors.js';
+import { continueTaggedSession, type StationTlsSession } from '../protocol/tag-reader.js';
 
-/** Secrets of the flow, as decoded from the tag. */
+/**
+ * Secrets of the flow, as decoded from the tag: for TLS 1.3 the three byte fields hold the packed
+ * application traffic secrets and sequence numbers (`encodeTls13Secrets`).
+ */
 export interface FlowSecrets {
   suite: number;
   masterSecret: Uint8Array;
   clientRandom: Uint8Array;
   serverRandom: Uint8Array;
+  /** Tag variant (0x00 TLS 1.2, 0x13 TLS 1.3); when absent, a TLS 1.3 suite means variant 0x13. */
+  variant?: number | undefined;
 }
 
 const ALERT_WARNING = 1;
@@ -37,7 +46,7 @@ export class FlowTls extends Duplex {
   readonly socket: Socket;
   /** Plaintext of the tagged request (the incomplete HTTP request with X-Proto). */
   readonly request: Uint8Array;
-  readonly #session: SessionFromSecrets;
+  readonly #session: StationTlsSession;
   readonly #deframer = new RecordDeframer();
   #paused = false;
   #eof = false;
@@ -50,19 +59,20 @@ export class FlowTls extends Duplex {
   /**
    * @param socket - the repaired socket (its first unread byte follows the tagged record)
    * @param secrets - from the tag
-   * @param taggedRecord - the tagged record (whole, header included), opened here to bring the
-   *   read sequence to 2 and to return the request plaintext
-   * @throws TlsError when the tagged record does not open with these secrets
+   * @param taggedRecord - the tagged record (whole, header included), opened here to move the
+   *   read sequence past it and to return the request plaintext
+   * @throws TlsError when the tagged record does not open with these secrets; CryptoError
+   *   `ERR_TAG_PAYLOAD` for an unknown variant or malformed TLS 1.3 fields
    */
   constructor(socket: Socket, secrets: FlowSecrets, taggedRecord: Uint8Array) {
     super({ allowHalfOpen: true });
     this.socket = socket;
-    this.#session = createSessionFromSecrets({ ...secrets, role: 'server' });
-    const opened = this.#session.read.open(taggedRecord);
-    if (opened.contentType !== ContentType.application_data) {
-      throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', 'the tagged record is not application data');
-    }
-    this.request = opened.plaintext;
+    const { session, plaintext } = continueTaggedSession({
+      cipherSuite: secrets.suite, masterSecret: secrets.masterSecret, clientRandom: secrets.clientRandom,
+      serverRandom: secrets.serverRandom, variant: secrets.variant,
+    }, taggedRecord);
+    this.#session = session;
+    this.request = plaintext;
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('end', () => this.#transportEnded());
     socket.on('error', (err) => this.destroy(err));

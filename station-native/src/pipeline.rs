@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::counters::Counters;
 use crate::flow::{Flow, FlowId, FlowKey, FlowState, FlowTable, SynInfo};
 use crate::tag::tls12::{self, Suite, VerifyError};
+use crate::tag::tls13;
 use crate::tag::ring::KeyRing;
 use crate::tag::{PAYLOAD_LEN, StationKey, TagChecker, TagLayout, TagMiss, TagPayload};
 use crate::wire::tcp::{ACK, FIN, RST, SYN};
@@ -287,6 +288,7 @@ impl Worker {
                 }
                 if !payload.is_empty() {
                     match tls::first_app_data(payload) {
+                        tls::Scan::AppData(rec) if self.passes_over(i, payload, rec) => {}
                         tls::Scan::AppData(rec) => {
                             let end = t.seq().wrapping_add(payload.len() as u32);
                             return self.check(now, i, rec, end);
@@ -359,6 +361,23 @@ impl Worker {
         }
     }
 
+    /// TLS 1.3 (SPEC.md §5): the client's first protected record is its Finished, which follows
+    /// its middlebox-compatibility ChangeCipherSpec in the same segment; such a flow is marked,
+    /// and short application-data records of a marked flow (the Finished, Chrome's 70-byte HTTP/2
+    /// preface) are passed over so that the record checked is the first one that can carry a tag.
+    /// TLS 1.2 flows keep the public station's rule: their first application-data record is it.
+    fn passes_over(&mut self, i: u32, payload: &[u8], rec: &[u8]) -> bool {
+        const CCS: [u8; 6] = [0x14, 3, 3, 0, 1, 1];
+        let at = rec.as_ptr() as usize - payload.as_ptr() as usize;
+        let after_ccs = at >= CCS.len() && payload[at - CCS.len()..at] == CCS;
+        let short = rec.len() < 5 + self.cfg.layout.end_offset;
+        let f = self.table.get_mut(i);
+        if after_ccs && short {
+            f.tls13 = true;
+        }
+        f.tls13 && short
+    }
+
     /// Checks the first application-data record of flow `i` (exactly once per flow).
     fn check(&mut self, now: u64, i: u32, record: &[u8], seg_end: u32) {
         self.follow_key_ring();
@@ -377,26 +396,38 @@ impl Worker {
             Counters::add(&c.verify_malformed, 1);
             return self.remove(i, false);
         };
-        let Some(suite) = Suite::from_id(payload.suite) else {
-            Counters::add(&c.verify_unsupported_suite, 1);
-            return self.remove(i, false);
+        let mut payload_bytes = [0u8; PAYLOAD_LEN];
+        payload_bytes.copy_from_slice(&hit.payload[..PAYLOAD_LEN]);
+        let opened = match payload.variant {
+            0x00 => match Suite::from_id(payload.suite) {
+                Some(suite) => {
+                    let keys = tls12::client_keys(suite, &payload.master_secret, &payload.client_random, &payload.server_random);
+                    tls12::open_record(suite, &keys, 1, record, &mut self.scratch)
+                }
+                None => Err(VerifyError::UnsupportedSuite),
+            },
+            tls13::VARIANT_TLS13 => {
+                tls13::client_keys13(&payload_bytes).and_then(|keys| tls13::open_record13(&keys, record, &mut self.scratch))
+            }
+            _ => Err(VerifyError::Malformed),
         };
-        let keys = tls12::client_keys(suite, &payload.master_secret, &payload.client_random, &payload.server_random);
-        let n = match tls12::open_record(suite, &keys, 1, record, &mut self.scratch) {
+        let n = match opened {
             Ok(n) => n,
             Err(VerifyError::BadRecordMac) => {
                 Counters::add(&c.verify_bad_mac, 1);
                 return self.remove(i, false);
             }
-            Err(_) => {
+            Err(VerifyError::UnsupportedSuite) => {
+                Counters::add(&c.verify_unsupported_suite, 1);
+                return self.remove(i, false);
+            }
+            Err(VerifyError::Malformed) => {
                 Counters::add(&c.verify_malformed, 1);
                 return self.remove(i, false);
             }
         };
         let xp_len = tls12::find_xproto(&self.scratch[..n], &mut self.xproto[..]).unwrap_or(0);
         Counters::add(&c.tagged_flows, 1);
-        let mut payload_bytes = [0u8; PAYLOAD_LEN];
-        payload_bytes.copy_from_slice(&hit.payload[..PAYLOAD_LEN]);
         let id = self.table.id(i);
         let f = self.table.get_mut(i);
         f.state = FlowState::Tagged;

@@ -7,14 +7,16 @@
 //! ciphertext with key K[0..16] and nonce K[16..28]. Authentication success *is* the test.
 //!
 //! [`TagChecker`] owns every buffer it needs, so a check allocates nothing.
-//! [`tls12`] then confirms the leaked TLS secrets before any takeover. [`ring::KeyRing`] lets the
-//! live station swap its keys without a restart.
+//! [`tls12`] (payload variant 0x00) or [`tls13`] (variant 0x13) then confirms the leaked TLS
+//! secrets before any takeover. [`ring::KeyRing`] lets the live station swap its keys without a
+//! restart.
 
 pub mod elligator;
 pub(crate) mod field;
 pub mod ring;
 pub mod stego;
 pub mod tls12;
+pub mod tls13;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
@@ -103,6 +105,8 @@ pub enum TagMiss {
 pub struct TagPayload {
     /// Flags (0x01 TIL framing, 0x02 proxy header, 0x80 upload-only).
     pub flags: u8,
+    /// Byte 1: 0x00 for the TLS 1.2 layout, 0x13 for TLS 1.3 (secrets packed in the next fields).
+    pub variant: u8,
     /// Negotiated TLS cipher suite.
     pub suite: u16,
     /// TLS master secret.
@@ -116,10 +120,12 @@ pub struct TagPayload {
 }
 
 impl TagPayload {
-    /// Parses the fixed layout (flags, 0x00, suite BE16, MS 48, SR 32, CR 32, id 16).
+    /// Parses the fixed layout (flags, variant, suite BE16, MS 48, SR 32, CR 32, id 16). For a TLS
+    /// 1.3 payload the three byte fields hold the packed secrets and sequence numbers.
     pub fn parse(p: &[u8; PAYLOAD_LEN]) -> TagPayload {
         let mut t = TagPayload {
             flags: p[0],
+            variant: p[1],
             suite: u16::from_be_bytes([p[2], p[3]]),
             master_secret: [0; 48],
             server_random: [0; 32],

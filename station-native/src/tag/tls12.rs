@@ -150,14 +150,41 @@ pub fn open_record(suite: Suite, keys: &ClientKeys, seq: u64, record: &[u8], scr
     if ok { Ok(pt_len) } else { Err(VerifyError::BadRecordMac) }
 }
 
-/// Finds the `X-Proto:` header in a decrypted tagged request and base64-decodes its value
-/// (`iv12 || AES-GCM(ClientToStation)`) into `out`. Returns the decoded length.
+/// Finds the X-Proto value in a decrypted tagged request and base64-decodes it (`iv12 ||
+/// AES-GCM(ClientToStation)`) into `out`. Returns the decoded length. The value is the
+/// `X-Proto:` header of an HTTP/1.1 request, or the `x-proto` field of an HTTP/2 HEADERS frame
+/// (an HPACK never-indexed literal with a raw string, as the client encodes it).
 pub fn find_xproto(plaintext: &[u8], out: &mut [u8]) -> Option<usize> {
     const NEEDLE: &[u8] = b"\r\nX-Proto: ";
-    let start = plaintext.windows(NEEDLE.len()).position(|w| w == NEEDLE)? + NEEDLE.len();
-    let rest = &plaintext[start..];
-    let end = rest.windows(2).position(|w| w == b"\r\n")?;
-    base64_decode(&rest[..end], out)
+    const H2_NEEDLE: &[u8] = b"\x10\x07x-proto";
+    if let Some(at) = plaintext.windows(NEEDLE.len()).position(|w| w == NEEDLE) {
+        let rest = &plaintext[at + NEEDLE.len()..];
+        let end = rest.windows(2).position(|w| w == b"\r\n")?;
+        return base64_decode(&rest[..end], out);
+    }
+    let at = plaintext.windows(H2_NEEDLE.len()).position(|w| w == H2_NEEDLE)? + H2_NEEDLE.len();
+    let (len, used) = hpack_raw_string_len(plaintext.get(at..)?)?;
+    base64_decode(plaintext.get(at + used..at + used + len)?, out)
+}
+
+/// The length of an HPACK string literal without Huffman coding (RFC 7541 §5.1, 7-bit prefix),
+/// and how many bytes the length took.
+fn hpack_raw_string_len(b: &[u8]) -> Option<(usize, usize)> {
+    let first = *b.first()?;
+    if first & 0x80 != 0 {
+        return None; // Huffman-coded: not what the client writes
+    }
+    let mut len = usize::from(first & 0x7f);
+    if len < 0x7f {
+        return Some((len, 1));
+    }
+    for (i, byte) in b.iter().enumerate().skip(1).take(3) {
+        len += usize::from(byte & 0x7f) << (7 * (i - 1));
+        if byte & 0x80 == 0 {
+            return Some((len, i + 1));
+        }
+    }
+    None
 }
 
 /// Standard-alphabet base64 with optional `=` padding; `None` on any other byte or overflow.
@@ -217,6 +244,25 @@ mod tests {
         assert_eq!(n, Some(2));
         assert_eq!(&out[..2], b"hi");
         assert_eq!(find_xproto(b"GET / HTTP/1.1\r\nHost: a\r\nX-Ignore: ##", &mut out), None);
+    }
+
+    #[test]
+    fn finds_the_xproto_field_of_an_http2_headers_frame() {
+        let mut out = [0u8; 16];
+        let mut block = vec![0x82, 0x84, 0x10, 0x07];
+        block.extend_from_slice(b"x-proto");
+        block.push(4);
+        block.extend_from_slice(b"aGk=");
+        block.extend_from_slice(&[0x10, 0x08]);
+        block.extend_from_slice(b"x-ignore");
+        assert_eq!(find_xproto(&block, &mut out), Some(2));
+        assert_eq!(&out[..2], b"hi");
+        block[11] = 0x84; // Huffman flag: not ours
+        assert_eq!(find_xproto(&block, &mut out), None);
+        block[11] = 40; // longer than the bytes that follow
+        assert_eq!(find_xproto(&block, &mut out), None);
+        assert_eq!(hpack_raw_string_len(&[0x7f, 0x81, 0x01]), Some((127 + 1 + 128, 3)));
+        assert_eq!(hpack_raw_string_len(&[0x7f, 0x80, 0x80, 0x80]), None);
     }
 
     #[test]
