@@ -838,7 +838,7 @@ export class ClientCore {
       this.#versionLocked = true;
       this.#version = ProtocolVersion.TLS13; // records now follow TLS 1.3 rules (a dummy CCS may come)
       // The dummy ChangeCipherSpec goes right before the second ClientHello (RFC 8446 §D.4).
-      out.output.push(this.#compatibilityCcs(hs), frameRecord(ContentType.handshake, ProtocolVersion.TLS12, second.message));
+      out.output.push(Buffer.concat([this.#compatibilityCcs(hs), frameRecord(ContentType.handshake, ProtocolVersion.TLS12, second.message)]));
       return;
     }
     if (hs.retrySuite !== undefined && r.suite.id !== hs.retrySuite) {
@@ -896,7 +896,7 @@ export class ClientCore {
           throw new TlsError('ERR_TLS_BAD_FINISHED', 'server Finished does not match the handshake');
         }
         hs.transcript.push(m.raw);
-        out.output.push(...this.#clientFlight13(hs, h));
+        out.output.push(this.#clientFlight13(hs, h));
         out.handshakeComplete = true;
         return;
       }
@@ -919,7 +919,7 @@ export class ClientCore {
   }
 
   /** [ChangeCipherSpec] then, protected: [ALPS EncryptedExtensions] [Certificate] Finished; switch to application keys. */
-  #clientFlight13(hs: HandshakeContext, h: Handshake13): Buffer[] {
+  #clientFlight13(hs: HandshakeContext, h: Handshake13): Buffer {
     const app = applicationSecrets(h.suite.hash, h.handshakeSecret, transcriptHash13(h.suite.hash, hs.transcript));
     const messages: Buffer[] = [];
     if (h.alps) messages.push(clientAlpsMessage(hs.hello.offered.alps!.codepoint));
@@ -927,6 +927,8 @@ export class ClientCore {
     hs.transcript.push(...messages);
     const verifyData = finishedVerifyData13(h.suite.hash, h.clientHandshakeSecret, transcriptHash13(h.suite.hash, hs.transcript));
     messages.push(frameHandshake(HandshakeType.finished, verifyData));
+    // One buffer, so the dummy ChangeCipherSpec and the Finished leave in one TCP segment, as a
+    // browser's do (the station recognises a TLS 1.3 flow by that pair, SPEC.md §5).
     const records: Buffer[] = [];
     if (!hs.ccsSent && hs.hello.hello.sessionId.length > 0) records.push(this.#compatibilityCcs(hs));
     records.push(this.#write!.seal(ContentType.handshake, Buffer.concat(messages)));
@@ -939,7 +941,7 @@ export class ClientCore {
     };
     this.#hs = undefined; // drop the transcript and handshake secrets
     this.#state = 'Traffic';
-    return records;
+    return Buffer.concat(records);
   }
 
   #compatibilityCcs(hs: HandshakeContext): Buffer {
