@@ -9,11 +9,12 @@
  * answers, the client completes the request so that the decoy answers it like any browser's
  * (the give-up path) and reports `ERR_STATION_NO_RESPONSE`.
  *
- * TLS 1.3 (SPEC.md "TLS 1.3 tag"): after the handshake, an HTTP/2 decoy first gets Chrome's
- * preface record; then the flow waits until the decoy's post-handshake records have arrived
- * (tickets, and for HTTP/2 the ACK of our SETTINGS: {@link settleBeforeTag}), so that the tag can
- * tell the station how many server records the client has seen. The decoy's data so far is
- * discarded; the request is the HTTP/1.1 one or the HTTP/2 HEADERS frame (`h2-request.ts`).
+ * TLS 1.3 (SPEC.md §15): after the handshake, an HTTP/2 decoy first gets Chrome's preface record;
+ * then the flow waits until the decoy's post-handshake records have arrived (tickets, and for
+ * HTTP/2 the ACK of our SETTINGS: {@link settleBeforeTag}), so that the tag can tell the station
+ * how many server records the client has seen. The decoy's data so far is discarded; the request
+ * is the HTTP/1.1 one or the HTTP/2 HEADERS frame (`h2-request.ts`). An HTTP/2 decoy over TLS 1.2
+ * gets the same preface and wait and a variant-0x12 tag (SPEC.md §18).
  *
  * A flow knows nothing of sessions, upload budgets or reconnects; `session.ts` does.
  *
@@ -24,7 +25,8 @@ import { performance } from 'node:perf_hooks';
 import { connectTls, type ConnectTlsOptions, type TlsConnection } from '../tls/connection.js';
 import { TlsError } from '../tls/errors.js';
 import {
-  sealTag, encodeTagPayload, encodeTls13Secrets, fitTag13, DEFAULT_TAG_FLAGS, TAG_VARIANT_TLS13, type TagKey,
+  sealTag, encodeTagPayload, encodeTls12Keys, encodeTls13Secrets, fitTag13, DEFAULT_TAG_FLAGS, TAG_VARIANT_TLS12_KEYS,
+  TAG_VARIANT_TLS13, type TagKey,
 } from '../crypto/tag.js';
 import { encodeXProto } from '../protocol/xproto.js';
 import { buildTaggedRequest } from '../protocol/tagged-request.js';
@@ -156,7 +158,11 @@ export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
   signal.addEventListener('abort', onAbort, { once: true });
   let tls: TlsConnection;
   try {
-    tls = await connectTls(transport, { ...options.tls, serverName: decoy.serverName, handshakeTimeoutMs: 0, allowHalfOpen: true });
+    tls = await connectTls(transport, {
+      ...options.tls, serverName: decoy.serverName, handshakeTimeoutMs: 0, allowHalfOpen: true,
+      // Chrome's HTTP/2 preface leaves with our Finished, as Chrome sends it (TLS 1.2 False Start).
+      sendWithFinished: ({ alpn }) => (alpn === 'h2' ? CHROME_H2_PREFACE : undefined),
+    });
   } catch (err) {
     if (signal.aborted) throw abortError(outer, deadline);
     throw new ClientError('ERR_DECOY_CONNECT', `TLS to decoy ${decoy.serverName} failed: ${(err as Error).message}`,
@@ -174,7 +180,7 @@ export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
   try {
     tagged = tls.protocolVersion === ProtocolVersion.TLS13
       ? await tagTls13(tls, options, t2 - t1, outer)
-      : tagTls12(tls, options);
+      : tls.alpnProtocol === 'h2' ? await tagTls12H2(tls, options, t2 - t1, outer) : tagTls12(tls, options);
   } catch (err) {
     tls.destroy();
     if (err instanceof ClientError) throw err;
@@ -223,6 +229,33 @@ function tagTls12(tls: TlsConnection, options: FlowOptions): { request: Uint8Arr
 }
 
 /**
+ * TLS 1.2 with an HTTP/2 decoy: the decoy's SETTINGS follow its Finished, so the station cannot
+ * write at sequence 1. Chrome's preface record (sequence 1, sent with our Finished), wait for the
+ * decoy's SETTINGS ACK, then a variant-0x12 tag (key block, both sequence numbers) in the HEADERS
+ * frame (record 2).
+ */
+async function tagTls12H2(tls: TlsConnection, options: FlowOptions, handshakeMs: number, signal: AbortSignal):
+  Promise<{ request: Uint8Array; completion: Uint8Array; key: TagKey }> {
+  if (tls.sentWithFinished === null) await tls.writeRecord(CHROME_H2_PREFACE);
+  await settleBeforeTag(tls, { h2: true, tickets: false, handshakeMs, signal });
+  const { suite, keyBlock } = tls.secrets();
+  const { tag, key } = sealTag(options.stationPublicKey, encodeTagPayload({
+    flags: options.flags ?? DEFAULT_TAG_FLAGS,
+    variant: TAG_VARIANT_TLS12_KEYS,
+    cipherSuite: suite,
+    ...encodeTls12Keys({
+      suite, clientKey: keyBlock.clientWriteKey, serverKey: keyBlock.serverWriteKey, clientIv: keyBlock.clientWriteIv,
+      serverIv: keyBlock.serverWriteIv, clientSequence: Number(tls.writeSequence), serverSequence: Number(tls.readSequence),
+    }),
+    connectionId: options.connectionId,
+  }), options.topBitsMask === undefined ? {} : { topBitsMask: options.topBitsMask });
+  const { headers, completion } = buildH2TaggedRequest({
+    host: options.decoy.serverName, xProto: xProtoFor(options, key), tag, keystream: (n) => tls.nextRecordKeystream(n),
+  });
+  return { request: headers, completion, key };
+}
+
+/**
  * TLS 1.3: [Chrome's HTTP/2 preface record], wait for the decoy's post-handshake records, then
  * the variant-0x13 tag with the current secrets and sequence numbers, fitted to the record's
  * encrypted content type, in the HTTP/1.1 request or the HTTP/2 HEADERS frame.
@@ -230,8 +263,8 @@ function tagTls12(tls: TlsConnection, options: FlowOptions): { request: Uint8Arr
 async function tagTls13(tls: TlsConnection, options: FlowOptions, handshakeMs: number, signal: AbortSignal):
   Promise<{ request: Uint8Array; completion: Uint8Array | undefined; key: TagKey }> {
   const h2 = tls.alpnProtocol === 'h2';
-  if (h2) await tls.writeRecord(CHROME_H2_PREFACE);
-  await settleBeforeTag(tls, { h2, handshakeMs, signal });
+  if (h2 && tls.sentWithFinished === null) await tls.writeRecord(CHROME_H2_PREFACE);
+  await settleBeforeTag(tls, { h2, tickets: true, handshakeMs, signal });
   const s = tls.tls13Secrets();
   const payload = encodeTagPayload({
     flags: options.flags ?? DEFAULT_TAG_FLAGS,
@@ -258,6 +291,8 @@ async function tagTls13(tls: TlsConnection, options: FlowOptions, handshakeMs: n
 export interface SettleOptions {
   /** The decoy speaks HTTP/2: wait for the ACK of our SETTINGS. */
   h2: boolean;
+  /** Wait for a NewSessionTicket (TLS 1.3; TLS 1.2 tickets come before the server's Finished). */
+  tickets: boolean;
   /** How long the TLS handshake took: about one round trip for TLS 1.3. */
   handshakeMs: number;
   signal: AbortSignal;
@@ -281,7 +316,7 @@ export function settleBeforeTag(tls: TlsConnection, o: SettleOptions): Promise<v
   const quietMs = Math.min(Math.max(o.handshakeMs / 2, 10), 100);
   const frames = new H2FrameReader();
   let acked = !o.h2;
-  let ticket = tls.ticketsReceived > 0;
+  let ticket = !o.tickets || tls.ticketsReceived > 0;
   return new Promise((resolve, reject) => {
     let quietTimer: NodeJS.Timeout | undefined;
     const finish = (err?: ClientError): void => {

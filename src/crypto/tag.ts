@@ -15,7 +15,8 @@
  * 0x13 (TLS 1.3, SPEC.md "TLS 1.3 tag") keeps the length and every offset and packs into the same
  * 112 bytes the client and server application traffic secrets, both sequence numbers and 8 fit
  * bytes ({@link encodeTls13Secrets}); {@link fitTag13} varies the fit bytes so that the tag ends in
- * the 6 bits the TLS 1.3 record's encrypted content type will carry.
+ * the 6 bits the TLS 1.3 record's encrypted content type will carry. Variant 0x12 packs a TLS 1.2
+ * key block and both sequence numbers the same way ({@link encodeTls12Keys}).
  *
  * The station reverses it with {@link openTag}: clear the randomised bits, Elligator 2 direct map,
  * X25519 with each station secret key, SHA-256, GCM open. Embedding the tag into ciphertext
@@ -52,6 +53,11 @@ export const DEFAULT_TAG_FLAGS = TAG_FLAG_USE_TIL;
 export const TAG_VARIANT_TLS12 = 0x00;
 /** Payload byte 1: the TLS 1.3 layout (application traffic secrets and sequence numbers). */
 export const TAG_VARIANT_TLS13 = 0x13;
+/**
+ * Payload byte 1: TLS 1.2 with the key block and sequence numbers instead of the master secret
+ * and randoms, for flows whose tag is not the first record (HTTP/2 decoys over TLS 1.2).
+ */
+export const TAG_VARIANT_TLS12_KEYS = 0x12;
 
 /** Default mask of representative bits the client randomises (bits 254, 255: the current client). */
 export const DEFAULT_TOP_BITS_MASK = 0xc0;
@@ -421,4 +427,79 @@ export function fitTag13(tag: Uint8Array, key: TagKey, payload: Uint8Array, last
     }
   }
   throw new CryptoError('ERR_TAG_PAYLOAD', `no tag fit found in ${MAX_FIT_ATTEMPTS} attempts`);
+}
+
+/** A TLS 1.2 session as a variant-0x12 tag carries it (SPEC.md §18). */
+export interface Tls12TagKeys {
+  /** TLS 1.2 AEAD suite. */
+  suite: number;
+  /** client_write_key (16 or 32 bytes). */
+  clientKey: Uint8Array;
+  /** server_write_key. */
+  serverKey: Uint8Array;
+  /** client_write_IV (4 bytes for AES-GCM, 12 for ChaCha20). */
+  clientIv: Uint8Array;
+  /** server_write_IV. */
+  serverIv: Uint8Array;
+  /** Sequence number of the tagged record. */
+  clientSequence: number;
+  /** Sequence number of the next record the server sends: the station writes from here. */
+  serverSequence: number;
+}
+
+/** Offsets inside the 112 packed bytes (payload offset − 4). */
+const K12 = { clientKey: 0, serverKey: 32, clientIv: 64, serverIv: 76, clientSeq: 88, serverSeq: 92, end: 112 } as const;
+
+/**
+ * Pack a TLS 1.2 key block and sequence numbers into the three TagPayload fields: each key
+ * left-aligned in 32 bytes, each IV in 12, zero-filled, then the client and server sequence
+ * numbers (u32, big-endian); the last 16 bytes are zero.
+ *
+ * @param k - keys, IVs and sequence numbers
+ * @returns `masterSecret`, `serverRandom`, `clientRandom` for a TagPayload with
+ *   `variant: TAG_VARIANT_TLS12_KEYS`
+ * @throws {@link InvalidArgumentError} for keys or IVs of impossible lengths or sequence numbers
+ *   outside 0..2^32 − 1
+ */
+export function encodeTls12Keys(k: Tls12TagKeys): { masterSecret: Uint8Array; serverRandom: Uint8Array; clientRandom: Uint8Array } {
+  const r = new Uint8Array(K12.end);
+  for (const [name, v, max, at] of [['clientKey', k.clientKey, 32, K12.clientKey], ['serverKey', k.serverKey, 32, K12.serverKey],
+    ['clientIv', k.clientIv, 12, K12.clientIv], ['serverIv', k.serverIv, 12, K12.serverIv]] as const) {
+    abytes(v, name);
+    if (v.length === 0 || v.length > max) throw new InvalidArgumentError(`"${name}" expected 1..${max} bytes, got ${v.length}`);
+    r.set(v, at);
+  }
+  for (const [name, v] of [['clientSequence', k.clientSequence], ['serverSequence', k.serverSequence]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new InvalidArgumentError(`"${name}" expected 0..2^32-1, got ${v}`);
+  }
+  const view = new DataView(r.buffer);
+  view.setUint32(K12.clientSeq, k.clientSequence);
+  view.setUint32(K12.serverSeq, k.serverSequence);
+  return { masterSecret: r.slice(0, 48), serverRandom: r.slice(48, 80), clientRandom: r.slice(80, 112) };
+}
+
+/**
+ * Unpack a variant-0x12 payload, given the lengths its suite uses.
+ *
+ * @param p - the three packed fields
+ * @param keyLength - the suite's key length
+ * @param ivLength - the suite's fixed IV length
+ * @returns keys, IVs and sequence numbers (`suite` is taken from `p`)
+ */
+export function decodeTls12Keys(p: Pick<TagPayload, 'cipherSuite' | 'masterSecret' | 'serverRandom' | 'clientRandom'>, keyLength: number,
+  ivLength: number): Tls12TagKeys {
+  const r = new Uint8Array(K12.end);
+  r.set(abytes(p.masterSecret, 'masterSecret', 48), 0);
+  r.set(abytes(p.serverRandom, 'serverRandom', 32), 48);
+  r.set(abytes(p.clientRandom, 'clientRandom', 32), 80);
+  const view = new DataView(r.buffer);
+  return {
+    suite: p.cipherSuite,
+    clientKey: r.slice(K12.clientKey, K12.clientKey + keyLength),
+    serverKey: r.slice(K12.serverKey, K12.serverKey + keyLength),
+    clientIv: r.slice(K12.clientIv, K12.clientIv + ivLength),
+    serverIv: r.slice(K12.serverIv, K12.serverIv + ivLength),
+    clientSequence: view.getUint32(K12.clientSeq),
+    serverSequence: view.getUint32(K12.serverSeq),
+  };
 }

@@ -26,21 +26,23 @@ import { stegoDecode } from '../crypto/stego.js';
 import {
   DEFAULT_REPRESENTATIVE_MASK,
   decodeTagPayload,
+  decodeTls12Keys,
   decodeTls13Secrets,
   openTag,
   tagPayloadVariant,
   TAG_LENGTH,
   TAG_PAYLOAD_LENGTH,
   TAG_VARIANT_TLS12,
+  TAG_VARIANT_TLS12_KEYS,
   TAG_VARIANT_TLS13,
   type TagKey,
   type TagPayload,
 } from '../crypto/tag.js';
 import { GCM_TAG_LENGTH } from '../crypto/aead.js';
 import { InvalidArgumentError } from '../errors.js';
-import { createSessionFromSecrets, type SessionFromSecrets } from '../tls/record-layer.js';
+import { createSessionFromSecrets, RecordProtection, type SessionFromSecrets } from '../tls/record-layer.js';
 import { createTls13SessionFromSecrets, type Tls13SessionFromSecrets } from '../tls/record-layer13.js';
-import { tls13CipherSuite } from '../tls/cipher-suites.js';
+import { cipherSuite, tls13CipherSuite } from '../tls/cipher-suites.js';
 import { TlsError } from '../tls/errors.js';
 import { ContentType } from '../tls/wire.js';
 import { CryptoError } from '../crypto/errors.js';
@@ -183,22 +185,51 @@ export function readXProto(plaintext: Uint8Array, aesKey: Uint8Array): FoundXPro
 }
 
 /** The server side of a taken-over session, TLS 1.2 or 1.3. */
-export type StationTlsSession = SessionFromSecrets | Tls13SessionFromSecrets;
+export type StationTlsSession = Pick<SessionFromSecrets, 'read' | 'write'> | Tls13SessionFromSecrets;
 
-/** The tag fields that describe the TLS session (the packed ones for TLS 1.3). */
+/** The tag fields that describe the TLS session (the packed ones for TLS 1.3 and variant 0x12). */
 export type SessionFields = Pick<TagPayload, 'cipherSuite' | 'masterSecret' | 'serverRandom' | 'clientRandom' | 'variant'>;
+
+/** The server side of a session from the fields of one variant (no record opened yet). */
+function sessionFor(fields: SessionFields, variant: number): StationTlsSession {
+  switch (variant) {
+    case TAG_VARIANT_TLS13: {
+      const s = decodeTls13Secrets(fields);
+      return createTls13SessionFromSecrets({
+        suite: s.suite, clientSecret: s.clientSecret, serverSecret: s.serverSecret, role: 'server',
+        readSeq: BigInt(s.clientSequence), writeSeq: BigInt(s.serverSequence),
+      });
+    }
+    case TAG_VARIANT_TLS12_KEYS: {
+      const info = cipherSuite(fields.cipherSuite);
+      if (info === undefined) throw new TlsError('ERR_TLS_UNSUPPORTED_SUITE', `suite 0x${fields.cipherSuite.toString(16)}`, { context: { suite: fields.cipherSuite } });
+      const k = decodeTls12Keys(fields, info.keyLength, info.fixedIvLength);
+      return {
+        read: new RecordProtection({ suite: info.id, key: k.clientKey, iv: k.clientIv, seq: BigInt(k.clientSequence) }),
+        write: new RecordProtection({ suite: info.id, key: k.serverKey, iv: k.serverIv, seq: BigInt(k.serverSequence) }),
+      };
+    }
+    case TAG_VARIANT_TLS12:
+      return createSessionFromSecrets({
+        suite: fields.cipherSuite, masterSecret: fields.masterSecret, clientRandom: fields.clientRandom, serverRandom: fields.serverRandom, role: 'server',
+      });
+    default:
+      throw new CryptoError('ERR_TAG_PAYLOAD', `unknown tag variant 0x${variant.toString(16)}`, { context: { variant } });
+  }
+}
 
 /**
  * Continue the client's TLS session from a tag's fields and open the tagged record: TLS 1.2
- * (variant 0x00) at sequence 1 in both directions; TLS 1.3 (variant 0x13, or a TLS 1.3 suite when
- * the variant is not given) from the packed application traffic secrets at the packed sequence
- * numbers. The tagged record must carry application data.
+ * (variant 0x00) at sequence 1 in both directions; TLS 1.2 with a key block (variant 0x12) and
+ * TLS 1.3 (variant 0x13) at the packed sequence numbers. When the variant is not given, a TLS 1.3
+ * suite means 0x13, and for a TLS 1.2 suite 0x00 is tried first, then 0x12 (a record opens under
+ * at most one of them).
  *
  * @param fields - suite, the three packed fields and the variant
  * @param record - the tagged record, header included
  * @returns the server side of the session (its read side past the tagged record) and the request
  * @throws TlsError `ERR_TLS_UNSUPPORTED_SUITE`, `ERR_TLS_BAD_RECORD_MAC`, `ERR_TLS_UNEXPECTED_MESSAGE`;
- *   {@link CryptoError} `ERR_TAG_PAYLOAD` for an unknown variant or malformed TLS 1.3 fields
+ *   {@link CryptoError} `ERR_TAG_PAYLOAD` for an unknown variant or malformed packed fields
  * @example
  * ```ts
  * const { session, plaintext } = continueTaggedSession(found.tag.payload, record)
@@ -206,26 +237,23 @@ export type SessionFields = Pick<TagPayload, 'cipherSuite' | 'masterSecret' | 's
  * ```
  */
 export function continueTaggedSession(fields: SessionFields, record: Uint8Array): { session: StationTlsSession; plaintext: Uint8Array } {
-  const variant = fields.variant ?? (tls13CipherSuite(fields.cipherSuite) === undefined ? TAG_VARIANT_TLS12 : TAG_VARIANT_TLS13);
-  let session: StationTlsSession;
-  if (variant === TAG_VARIANT_TLS13) {
-    const s = decodeTls13Secrets(fields);
-    session = createTls13SessionFromSecrets({
-      suite: s.suite, clientSecret: s.clientSecret, serverSecret: s.serverSecret, role: 'server',
-      readSeq: BigInt(s.clientSequence), writeSeq: BigInt(s.serverSequence),
-    });
-  } else if (variant === TAG_VARIANT_TLS12) {
-    session = createSessionFromSecrets({
-      suite: fields.cipherSuite, masterSecret: fields.masterSecret, clientRandom: fields.clientRandom, serverRandom: fields.serverRandom, role: 'server',
-    });
-  } else {
-    throw new CryptoError('ERR_TAG_PAYLOAD', `unknown tag variant 0x${variant.toString(16)}`, { context: { variant } });
+  const tls13 = tls13CipherSuite(fields.cipherSuite) !== undefined;
+  const variants = fields.variant !== undefined ? [fields.variant] : tls13 ? [TAG_VARIANT_TLS13] : [TAG_VARIANT_TLS12, TAG_VARIANT_TLS12_KEYS];
+  for (const [i, variant] of variants.entries()) {
+    const session = sessionFor(fields, variant);
+    let opened;
+    try {
+      opened = session.read.open(record);
+    } catch (err) {
+      if (i + 1 < variants.length && (err as TlsError).code === 'ERR_TLS_BAD_RECORD_MAC') continue;
+      throw err;
+    }
+    if (opened.contentType !== ContentType.application_data) {
+      throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', 'the tagged record is not application data', { context: { contentType: opened.contentType } });
+    }
+    return { session, plaintext: opened.plaintext };
   }
-  const opened = session.read.open(record);
-  if (opened.contentType !== ContentType.application_data) {
-    throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', 'the tagged record is not application data', { context: { contentType: opened.contentType } });
-  }
-  return { session, plaintext: opened.plaintext };
+  throw new TlsError('ERR_TLS_INTERNAL', 'no tag variant to try'); // unreachable: variants is never empty
 }
 
 /** Everything the station learns from a tagged record. */

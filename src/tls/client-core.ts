@@ -91,6 +91,14 @@ export interface ClientCoreOptions extends CertificateVerifyOptions {
   trustStore?: TrustStore | undefined;
   /** Random source for the ClientHello (default node:crypto). */
   randomBytes?: ((n: number) => Uint8Array) | undefined;
+  /**
+   * Application data to send in the same write as our Finished, chosen once the ServerHello (and
+   * in TLS 1.3 EncryptedExtensions) told the version and ALPN protocol: TLS 1.2 False Start as
+   * Chrome does it (sent before the server's Finished is checked, so only for public bytes such as
+   * the HTTP/2 preface), or in TLS 1.3 the first record under the application key. At most one
+   * record (16384 bytes); `undefined` sends nothing.
+   */
+  sendWithFinished?: ((negotiated: { version: number; alpn: string | null }) => Uint8Array | undefined) | undefined;
 }
 
 /** What one call of {@link ClientCore.receive} produced. */
@@ -229,6 +237,7 @@ export class ClientCore {
   #version = 0;
   /** A key change happened in the middle of a record: no more handshake bytes may follow it. */
   #keyChanged = false;
+  #sentWithFinished: Buffer | null = null;
   #negotiated: NegotiatedParameters | undefined;
   #secrets: TlsSecrets | undefined;
   #versionLocked = false;
@@ -785,11 +794,27 @@ export class ClientCore {
     const finished = frameHandshake(HandshakeType.finished, verifyData);
     hs.transcript.push(finished);
     this.#write = new RecordProtection({ suite: suite.id, key: keyBlock.clientWriteKey, iv: keyBlock.clientWriteIv, seq: 0n });
-    return Buffer.concat([
+    const flight = [
       frameRecord(ContentType.handshake, ProtocolVersion.TLS12, Buffer.concat(plain)),
       frameRecord(ContentType.change_cipher_spec, ProtocolVersion.TLS12, Buffer.from([1])),
       this.#write.seal(ContentType.handshake, finished),
-    ]);
+    ];
+    this.#appendFirstRecord(flight, ProtocolVersion.TLS12, hs.alpn);
+    return Buffer.concat(flight);
+  }
+
+  /** The `sendWithFinished` record, sealed under our application key, appended to our flight. */
+  #appendFirstRecord(flight: Buffer[], version: number, alpn: string | null): void {
+    const data = this.#options.sendWithFinished?.({ version, alpn });
+    if (data === undefined || data.length === 0) return;
+    if (data.length > MAX_PLAINTEXT) throw new TlsError('ERR_TLS_INVALID_STATE', 'sendWithFinished returned more than one record');
+    flight.push(this.#write!.seal(ContentType.application_data, data));
+    this.#sentWithFinished = Buffer.from(data);
+  }
+
+  /** What `sendWithFinished` had us send with our Finished, or null. */
+  get sentWithFinished(): Buffer | null {
+    return this.#sentWithFinished;
   }
 
   #onServerFinished(hs: HandshakeContext, verifyData: Uint8Array): void {
@@ -935,6 +960,7 @@ export class ClientCore {
     this.#write = new Tls13RecordProtection({ suite: h.suite.id, secret: app.client });
     this.#read = new Tls13RecordProtection({ suite: h.suite.id, secret: app.server });
     this.#keyChanged = true;
+    this.#appendFirstRecord(records, ProtocolVersion.TLS13, h.alpn);
     this.#negotiated = {
       version: ProtocolVersion.TLS13, suite: h.suite, alpnProtocol: h.alpn, peerCertificate: hs.certificate!,
       extendedMasterSecret: false, group: h.group, signatureScheme: h.scheme ?? null, helloRetried: hs.retrySuite !== undefined,

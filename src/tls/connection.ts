@@ -192,6 +192,11 @@ export class TlsConnection extends Duplex {
     return this.#core.readSequence ?? 0n;
   }
 
+  /** The application data sent with our Finished (`sendWithFinished`), or null. */
+  get sentWithFinished(): Buffer | null {
+    return this.#core.sentWithFinished;
+  }
+
   /** TLS 1.3 NewSessionTicket messages received since the handshake. */
   get ticketsReceived(): number {
     return this.#tickets;

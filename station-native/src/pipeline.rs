@@ -361,18 +361,24 @@ impl Worker {
         }
     }
 
-    /// TLS 1.3 (SPEC.md §5): the client's first protected record is its Finished, which follows
-    /// its middlebox-compatibility ChangeCipherSpec in the same segment; such a flow is marked,
-    /// and short application-data records of a marked flow (the Finished, Chrome's 70-byte HTTP/2
-    /// preface) are passed over so that the record checked is the first one that can carry a tag.
-    /// TLS 1.2 flows keep the public station's rule: their first application-data record is it.
+    /// SPEC.md §5: a short application-data record in the same segment as the client's
+    /// ChangeCipherSpec is a TLS 1.3 Finished (right after the dummy ChangeCipherSpec) or data sent
+    /// with a TLS 1.2 Finished (False Start, e.g. Chrome's HTTP/2 preface). Such a flow is marked,
+    /// and its short application-data records are passed over, so that the record checked is the
+    /// first one that can carry a tag. Other flows keep the public station's rule: their first
+    /// application-data record is it.
     fn passes_over(&mut self, i: u32, payload: &[u8], rec: &[u8]) -> bool {
-        const CCS: [u8; 6] = [0x14, 3, 3, 0, 1, 1];
         let at = rec.as_ptr() as usize - payload.as_ptr() as usize;
-        let after_ccs = at >= CCS.len() && payload[at - CCS.len()..at] == CCS;
+        let mut off = 0;
+        let mut ccs = false;
+        // The records before `rec` are whole: `first_app_data` walked them.
+        while off + 5 <= at {
+            ccs |= payload[off] == 0x14;
+            off += 5 + usize::from(u16::from_be_bytes([payload[off + 3], payload[off + 4]]));
+        }
         let short = rec.len() < 5 + self.cfg.layout.end_offset;
         let f = self.table.get_mut(i);
-        if after_ccs && short {
+        if ccs && short {
             f.tls13 = true;
         }
         f.tls13 && short
@@ -403,6 +409,13 @@ impl Worker {
                 Some(suite) => {
                     let keys = tls12::client_keys(suite, &payload.master_secret, &payload.client_random, &payload.server_random);
                     tls12::open_record(suite, &keys, 1, record, &mut self.scratch)
+                }
+                None => Err(VerifyError::UnsupportedSuite),
+            },
+            tls12::VARIANT_TLS12_KEYS => match Suite::from_id(payload.suite) {
+                Some(suite) => {
+                    let (keys, seq) = tls12::packed_client_keys(suite, &payload_bytes);
+                    tls12::open_record(suite, &keys, seq, record, &mut self.scratch)
                 }
                 None => Err(VerifyError::UnsupportedSuite),
             },

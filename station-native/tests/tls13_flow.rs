@@ -114,3 +114,38 @@ fn a_short_first_record_without_the_tls13_pattern_is_still_the_one_check() {
     assert_eq!((s.tag_too_short, s.tag_checks, s.tags_found, s.flows_tracked), (1, 1, 0, 0));
     assert!(out.is_empty());
 }
+
+#[test]
+fn false_start_data_with_a_tls12_finished_marks_the_flow_and_a_later_0x12_tag_is_checked() {
+    use tapdance_station_native::tag::testkit::{random_payload, seal_record, seal_tag};
+    use tapdance_station_native::tag::tls12::{Suite, VARIANT_TLS12_KEYS, client_keys};
+    let mut rng = TestRng::new(5);
+    let p = random_payload(&mut rng, 0xc02f);
+    let keys = client_keys(Suite::Aes128GcmSha256, &p.master_secret, &p.client_random, &p.server_random);
+    // [CKE][CCS][Finished][the HTTP/2 preface at seq 1] in one segment, as Chrome sends it.
+    let mut flight = vec![0x16, 3, 3, 0, 70];
+    flight.extend(std::iter::repeat_n(0x11, 70));
+    flight.extend_from_slice(&[0x14, 3, 3, 0, 1, 1, 0x16, 3, 3, 0, 40]);
+    flight.extend(std::iter::repeat_n(0x22, 40));
+    flight.extend(seal_record(Suite::Aes128GcmSha256, &keys, 1, &[0x50; 70]));
+    // The tagged HEADERS record at seq 2, with a variant-0x12 payload.
+    let mut payload = [0u8; 132];
+    payload[0] = 1;
+    payload[1] = VARIANT_TLS12_KEYS;
+    payload[2..4].copy_from_slice(&0xc02fu16.to_be_bytes());
+    payload[4..20].copy_from_slice(&keys.key[..16]);
+    payload[68..72].copy_from_slice(&keys.iv);
+    payload[92..96].copy_from_slice(&2u32.to_be_bytes());
+    payload[96..100].copy_from_slice(&2u32.to_be_bytes());
+    let (tag, _) = seal_tag(&mut rng, &key().public(), &payload);
+    let prefix = [0x41u8; 300];
+    let zeros = seal_record(Suite::Aes128GcmSha256, &keys, 2, &vec![0u8; prefix.len() + 240]);
+    let ks = &zeros[13..13 + prefix.len() + 240];
+    let mut content = prefix.to_vec();
+    content.extend(tapdance_station_native::tag::stego::encode(&tag, &ks[prefix.len()..]));
+    let tagged = seal_record(Suite::Aes128GcmSha256, &keys, 2, &content);
+    let (out, c) = run(&[flight, tagged]);
+    let s = c.snapshot();
+    assert_eq!((s.tag_checks, s.tags_found, s.tagged_flows), (1, 1, 1), "{s:?}");
+    assert_eq!(out[0].payload.variant, VARIANT_TLS12_KEYS);
+}

@@ -23,6 +23,7 @@ let tap: Tap13;
 const leaf = { cert: '', key: '' };
 const h2Requests: { path: string; headers: Record<string, unknown> }[] = [];
 let h2: Http2SecureServer;
+let h2tls12: Http2SecureServer;
 let https13: ReturnType<typeof createHttpsServer>;
 let https12: ReturnType<typeof createHttpsServer>;
 let mlkem: Tls13Server;
@@ -39,10 +40,14 @@ t.before(async () => {
     h2Requests.push({ path: req.url, headers: req.headers });
     res.end('h2 decoy ok\n');
   });
-  h2.on('secureConnection', (s) => tlsVersions.push(`${s.getProtocol()} ${s.alpnProtocol}`));
+  h2tls12 = createSecureServer({ ...leaf, maxVersion: 'TLSv1.2', allowHTTP1: false }, (req, res) => {
+    h2Requests.push({ path: req.url, headers: req.headers });
+    res.end('h2 decoy ok\n');
+  });
+  for (const s of [h2, h2tls12]) s.on('secureConnection', (c) => tlsVersions.push(`${c.getProtocol()} ${c.alpnProtocol}`));
   https13 = createHttpsServer({ ...leaf, minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'] }, (_req, res) => res.end('ok'));
   https12 = createHttpsServer({ ...leaf, maxVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, (_req, res) => res.end('ok'));
-  for (const s of [h2, https13, https12]) {
+  for (const s of [h2, h2tls12, https13, https12]) {
     s.on('tlsClientError', () => {});
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   }
@@ -51,7 +56,7 @@ t.before(async () => {
 });
 t.teardown(async () => {
   await tap.close();
-  for (const s of [h2, https13, https12]) await new Promise((r) => s.close(r));
+  for (const s of [h2, h2tls12, https13, https12]) await new Promise((r) => s.close(r));
   await mlkem.close();
   await path.close();
 });
@@ -79,6 +84,13 @@ t.test('a session completes through an HTTP/2 decoy, which never sees a whole re
   const before = h2Requests.length;
   t.ok(await roundTrip(port(h2)), '200 kB echoed intact');
   t.ok(tlsVersions.some((v) => v === 'TLSv1.3 h2'), `decoy connections: ${tlsVersions.join(', ')}`);
+  t.equal(h2Requests.length, before, 'no request reached the HTTP/2 application');
+});
+
+t.test('a session completes through an HTTP/2 decoy over TLS 1.2 (variant 0x12 tag after False Start)', async (t) => {
+  const before = h2Requests.length;
+  t.ok(await roundTrip(port(h2tls12)), '200 kB echoed intact');
+  t.ok(tlsVersions.some((v) => v === 'TLSv1.2 h2'), `decoy connections: ${tlsVersions.join(', ')}`);
   t.equal(h2Requests.length, before, 'no request reached the HTTP/2 application');
 });
 

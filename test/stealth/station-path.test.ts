@@ -20,7 +20,7 @@ import { ClientConfSchema, KeyType, ipv4ToFixed32 } from '../../src/protocol/mes
 
 const GO_PORT = 8443;
 const path = await StationPath.up({
-  decoys: [{ protocols: 'TLSv1.2' }, { protocols: 'TLSv1.3' }, { http2: true }, {}],
+  decoys: [{ protocols: 'TLSv1.2' }, { protocols: 'TLSv1.3' }, { http2: true }, {}, { protocols: 'TLSv1.2', http2: true }],
   startStation: false,
 });
 t.teardown(() => path.down());
@@ -113,6 +113,12 @@ t.test('Chromium profile through an HTTP/1.1 decoy with TLS 1.2 and 1.3: TLS 1.3
   t.same([r.status, r.body], [200, page.body]);
 });
 
+t.test('Chromium profile through an HTTP/2 decoy limited to TLS 1.2: key-block tag, session completes', async (t) => {
+  const r = await fetch(decoy(4).name, decoy(4).address);
+  t.equal(r.serverHello.version, 0x0303);
+  t.same([r.status, r.body], [200, page.body]);
+});
+
 t.test('a server that picks X25519MLKEM768: hybrid key exchange, session completes', async (t) => {
   const before = goLog.length;
   const r = await fetch('mlkem.test', goAddress, { decoyPort: GO_PORT });
@@ -125,6 +131,6 @@ t.test('a server that picks X25519MLKEM768: hybrid key exchange, session complet
 });
 
 t.test('no decoy saw a complete request from a tagged flow', async (t) => {
-  for (const i of [0, 1, 2, 3]) t.notMatch(decoy(i).nginx.accessLog(), /"GET [^"]*" 200/, `${decoy(i).name}: no complete request logged`);
+  for (const i of [0, 1, 2, 3, 4]) t.notMatch(decoy(i).nginx.accessLog(), /"GET [^"]*" 200/, `${decoy(i).name}: no complete request logged`);
   t.equal(path.stationLog.filter((l) => l.msg === 'session started').length, fetches, `the station started one session per fetch (${fetches})`);
 });

@@ -1,15 +1,18 @@
 /**
- * The TLS 1.3 tag variant without a network: packing of the secrets and sequence numbers, the
- * fit of the tag to the encrypted content type, the HTTP/1.1 and HTTP/2 requests over a real TLS
- * 1.3 record layer, and the station side reading them back (tag, session both ways, X-Proto).
+ * The TLS 1.3 tag variant (and the TLS 1.2 key-block variant) without a network: packing of the
+ * secrets and sequence numbers, the fit of the tag to the encrypted content type, the HTTP/1.1
+ * and HTTP/2 requests over a real TLS 1.3 record layer, and the station side reading them back
+ * (tag, session both ways, X-Proto).
  */
 import t from 'tap';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import {
-  decodeTagPayload, decodeTls13Secrets, encodeTagPayload, encodeTls13Secrets, fitTag13, openTag, sealTag, tagPayloadVariant,
-  TAG_VARIANT_TLS13, type Tls13TagSecrets,
+  decodeTagPayload, decodeTls12Keys, decodeTls13Secrets, encodeTagPayload, encodeTls12Keys, encodeTls13Secrets, fitTag13, openTag,
+  sealTag, tagPayloadVariant, TAG_VARIANT_TLS12_KEYS, TAG_VARIANT_TLS13, type Tls13TagSecrets,
 } from '../../src/crypto/tag.js';
+import { RecordProtection } from '../../src/tls/record-layer.js';
+import { TlsError } from '../../src/tls/errors.js';
 import { generateStationKeyPair } from '../../src/crypto/keys.js';
 import { CryptoError } from '../../src/crypto/errors.js';
 import { InvalidArgumentError } from '../../src/errors.js';
@@ -147,4 +150,25 @@ t.test('the HTTP/2 request: Chrome\'s preface record, then a HEADERS frame that 
   t.equal(findH2XProtoValue(Buffer.from('no field here')), null);
   t.equal(findH2XProtoValue(Buffer.from([0x10, 0x07, ...Buffer.from('x-proto'), 0x85, 1, 2])), null, 'Huffman values are not ours');
   t.equal(findH2XProtoValue(Buffer.from([0x10, 0x07, ...Buffer.from('x-proto'), 50, 0x41])), null, 'a length past the end');
+});
+
+t.test('the TLS 1.2 key-block variant (0x12) continues a session at its sequence numbers, with or without the variant byte', async (t) => {
+  for (const [suite, keyLength, ivLength] of [[0xc02f, 16, 4], [0xc030, 32, 4], [0xcca8, 32, 12]] as const) {
+    const k = { suite, clientKey: randomBytes(keyLength), serverKey: randomBytes(keyLength), clientIv: randomBytes(ivLength), serverIv: randomBytes(ivLength), clientSequence: 2, serverSequence: 3 };
+    const packed = encodeTls12Keys(k);
+    t.same(decodeTls12Keys({ cipherSuite: suite, ...packed }, keyLength, ivLength), k);
+    const client = new RecordProtection({ suite, key: k.clientKey, iv: k.clientIv, seq: 2n });
+    const payload = encodeTagPayload({ flags: 1, variant: TAG_VARIANT_TLS12_KEYS, cipherSuite: suite, ...packed, connectionId: randomBytes(16) });
+    const sealed = sealTag(station.publicKey, payload);
+    const { headers } = buildH2TaggedRequest({ host: 'decoy.test', tag: sealed.tag, keystream: (n) => client.keystream(n) });
+    const record = client.seal(23, headers);
+    const found = readTaggedRecord(record, [station.secretKey]);
+    t.ok(found?.session, `0x${suite.toString(16)}: the station reads the variant byte and continues`);
+    // Without the variant (what a FlowTls given only the fields sees): 0x00 fails, 0x12 opens.
+    const { session } = continueTaggedSession(decodeTagPayload(payload), record);
+    const server = new RecordProtection({ suite, key: k.serverKey, iv: k.serverIv, seq: 3n });
+    t.same(server.open(session.write.seal(23, Buffer.from('x'))).plaintext, Buffer.from('x'), 'writes from the server sequence number');
+    t.throws(() => continueTaggedSession({ ...decodeTagPayload(payload), variant: 0 }, record), TlsError, 'read as variant 0x00 it does not open');
+  }
+  t.throws(() => encodeTls12Keys({ suite: 0xc02f, clientKey: randomBytes(33), serverKey: randomBytes(16), clientIv: randomBytes(4), serverIv: randomBytes(4), clientSequence: 0, serverSequence: 0 }), InvalidArgumentError);
 });

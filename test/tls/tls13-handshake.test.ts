@@ -268,3 +268,40 @@ t.test('random corruption of TLS 1.3 server messages gives success or a TlsError
   t.comment(JSON.stringify(Object.fromEntries(outcomes)));
   t.ok(outcomes.size > 3, 'corruption produced several kinds of errors');
 });
+
+t.test('sendWithFinished: data leaves in the same write as our Finished (TLS 1.3 and TLS 1.2 False Start)', async (t) => {
+  const calls: { version: number; alpn: string | null }[] = [];
+  for (const [name, script, profile] of [['TLS 1.3', { ...rsa, tickets: 0 }, CHROMIUM_156], ['TLS 1.2', null, CHROME_62]] as const) {
+    let port: number;
+    let close: () => Promise<void>;
+    let got: Promise<Buffer>;
+    if (script !== null) {
+      const s = await startTls13Server({ ...script, onTraffic: () => {} });
+      port = s.port;
+      close = s.close;
+      got = (async () => { for (let i = 0; i < 100 && s.events.received.length === 0; i++) await new Promise((r) => setTimeout(r, 10)); return s.events.received[0]!; })();
+    } else {
+      const { startNodeServer } = await import('./helpers/fixtures.js');
+      let resolve!: (b: Buffer) => void;
+      got = new Promise((r) => { resolve = r; });
+      const s = await startNodeServer({ ...rsa, ALPNProtocols: ['h2'] }, (sock) => sock.once('data', resolve));
+      port = s.port;
+      close = s.close;
+    }
+    const raw = netConnect({ port, host: '127.0.0.1' });
+    const rec = new RecordingTransport(raw);
+    const c = await connectTls(rec, {
+      serverName: 'decoy.test', ca, profile,
+      sendWithFinished: (n) => { calls.push(n); return Buffer.from('first record'); },
+    });
+    t.equal(String(c.sentWithFinished), 'first record', name);
+    t.equal(String(await got), 'first record', `${name}: the server reads it`);
+    const last = rec.written[rec.written.length - 1]!;
+    t.ok(last.includes(Buffer.from([0x14, 3, 3, 0, 1, 1])), `${name}: one write holds the ChangeCipherSpec, the Finished and the data`);
+    t.equal(c.writeSequence, name === 'TLS 1.3' ? 1n : 2n, `${name}: the data took one sequence number`);
+    c.destroy();
+    await close();
+  }
+  t.same(calls.map((n) => n.version), [0x0304, 0x0303]);
+  t.equal(calls[1]!.alpn, 'h2', 'the ALPN protocol is known when the data is chosen');
+});

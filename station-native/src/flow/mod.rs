@@ -121,8 +121,9 @@ pub struct Flow {
     pub state: FlowState,
     /// True for IPv6.
     pub v6: bool,
-    /// The client's handshake looked like TLS 1.3 (a short protected record right after its
-    /// ChangeCipherSpec): short application-data records are passed over before the tag check.
+    /// A short application-data record came in the segment of the client's ChangeCipherSpec (a
+    /// TLS 1.3 Finished, or TLS 1.2 False Start data): short records are passed over before the
+    /// tag check.
     pub tls13: bool,
     /// Client SYN options.
     pub client_syn: SynInfo,

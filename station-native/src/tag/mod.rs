@@ -7,8 +7,8 @@
 //! ciphertext with key K[0..16] and nonce K[16..28]. Authentication success *is* the test.
 //!
 //! [`TagChecker`] owns every buffer it needs, so a check allocates nothing.
-//! [`tls12`] (payload variant 0x00) or [`tls13`] (variant 0x13) then confirms the leaked TLS
-//! secrets before any takeover. [`ring::KeyRing`] lets the live station swap its keys without a
+//! [`tls12`] (payload variants 0x00 and 0x12) or [`tls13`] (variant 0x13) then confirms the
+//! leaked TLS secrets before any takeover. [`ring::KeyRing`] lets the live station swap its keys without a
 //! restart.
 
 pub mod elligator;
@@ -105,7 +105,8 @@ pub enum TagMiss {
 pub struct TagPayload {
     /// Flags (0x01 TIL framing, 0x02 proxy header, 0x80 upload-only).
     pub flags: u8,
-    /// Byte 1: 0x00 for the TLS 1.2 layout, 0x13 for TLS 1.3 (secrets packed in the next fields).
+    /// Byte 1: 0x00 for the TLS 1.2 layout, 0x12 for a TLS 1.2 key block, 0x13 for TLS 1.3 (the
+    /// last two pack their secrets into the next fields).
     pub variant: u8,
     /// Negotiated TLS cipher suite.
     pub suite: u16,

@@ -108,6 +108,21 @@ pub fn client_keys(suite: Suite, master_secret: &[u8; 48], client_random: &[u8; 
     ClientKeys { key, key_len: kl, iv }
 }
 
+/// Payload byte 1 of a TLS 1.2 tag that carries the key block and sequence numbers (SPEC.md §18).
+pub const VARIANT_TLS12_KEYS: u8 = 0x12;
+
+/// The client write key and IV packed in a variant-0x12 payload, and the tagged record's
+/// sequence number (client key at payload offset 4, client IV at 68, client sequence at 92).
+pub fn packed_client_keys(suite: Suite, payload: &[u8; super::PAYLOAD_LEN]) -> (ClientKeys, u64) {
+    let kl = suite.key_len();
+    let mut key = [0u8; 32];
+    key[..kl].copy_from_slice(&payload[4..4 + kl]);
+    let mut iv = [0u8; 4];
+    iv.copy_from_slice(&payload[68..72]);
+    let seq = u32::from_be_bytes([payload[92], payload[93], payload[94], payload[95]]);
+    (ClientKeys { key, key_len: kl, iv }, u64::from(seq))
+}
+
 /// Decrypts a whole TLS 1.2 AES-GCM application-data record (header included) sent by the client
 /// at sequence number `seq`, writing the plaintext into `scratch`; returns its length.
 ///
@@ -263,6 +278,26 @@ mod tests {
         assert_eq!(find_xproto(&block, &mut out), None);
         assert_eq!(hpack_raw_string_len(&[0x7f, 0x81, 0x01]), Some((127 + 1 + 128, 3)));
         assert_eq!(hpack_raw_string_len(&[0x7f, 0x80, 0x80, 0x80]), None);
+    }
+
+    #[test]
+    fn a_packed_key_block_opens_the_record_at_its_sequence_number() {
+        use super::super::testkit::{TestRng, random_payload, seal_record};
+        let mut rng = TestRng::new(12);
+        let p = random_payload(&mut rng, 0xc02f);
+        let keys = client_keys(Suite::Aes128GcmSha256, &p.master_secret, &p.client_random, &p.server_random);
+        let mut payload = [0u8; super::super::PAYLOAD_LEN];
+        payload[1] = VARIANT_TLS12_KEYS;
+        payload[2..4].copy_from_slice(&0xc02fu16.to_be_bytes());
+        payload[4..20].copy_from_slice(&keys.key[..16]);
+        payload[68..72].copy_from_slice(&keys.iv);
+        payload[92..96].copy_from_slice(&2u32.to_be_bytes());
+        let (packed, seq) = packed_client_keys(Suite::Aes128GcmSha256, &payload);
+        assert_eq!(seq, 2);
+        let record = seal_record(Suite::Aes128GcmSha256, &keys, 2, b"HEADERS frame");
+        let mut scratch = [0u8; 64];
+        assert_eq!(open_record(Suite::Aes128GcmSha256, &packed, seq, &record, &mut scratch), Ok(13));
+        assert_eq!(open_record(Suite::Aes128GcmSha256, &packed, 1, &record, &mut scratch), Err(VerifyError::BadRecordMac));
     }
 
     #[test]

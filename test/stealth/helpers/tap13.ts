@@ -1,8 +1,9 @@
 /**
- * A userspace stand-in for the mirror and takeover that follows the native station's rule for TLS
- * 1.3 (SPEC.md §5): relay client and decoy; a short application-data record right after the
- * client's ChangeCipherSpec marks a TLS 1.3 flow, whose short records (its Finished, Chrome's
- * HTTP/2 preface) are passed over; the first other application-data record is checked with the
+ * A userspace stand-in for the mirror and takeover that follows the native station's rule
+ * (SPEC.md §5), approximately (it looks at records, not TCP segments): relay client and decoy; a
+ * short application-data record after the client's ChangeCipherSpec (a TLS 1.3 Finished, or TLS
+ * 1.2 False Start data) marks the flow, whose short records (the Finished, Chrome's HTTP/2
+ * preface) are passed over; the first other application-data record is checked with the
  * TypeScript reader, and on a tag the tap stops relaying, drops the decoy and hands the client's
  * socket, positioned after the tagged record, to the station's session table.
  *
@@ -59,8 +60,8 @@ export async function startTap13(decoyPort: number, stationKeys: Uint8Array[], o
     upstream.pipe(client);
     let buffered = Buffer.alloc(0);
     let inspecting = true;
-    let previousType = 0;
-    let tls13 = false;
+    let ccsSeen = false;
+    let marked = false;
     const onData = (chunk: Buffer): void => {
       upstream.write(chunk);
       if (!inspecting) return;
@@ -70,11 +71,10 @@ export async function startTap13(decoyPort: number, stationKeys: Uint8Array[], o
         if (buffered.length < 5 + len) return;
         const record = buffered.subarray(0, 5 + len);
         buffered = buffered.subarray(5 + len);
-        const afterCcs = previousType === 0x14;
-        previousType = record[0]!;
+        ccsSeen ||= record[0] === 0x14;
         if (record[0] !== 0x17) continue;
-        if (afterCcs && len < MIN_TAGGED_BODY) tls13 = true;
-        if (tls13 && len < MIN_TAGGED_BODY) {
+        if (ccsSeen && len < MIN_TAGGED_BODY) marked = true;
+        if (marked && len < MIN_TAGGED_BODY) {
           stats.shortRecords++;
           continue;
         }
