@@ -160,8 +160,9 @@ export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
   try {
     tls = await connectTls(transport, {
       ...options.tls, serverName: decoy.serverName, handshakeTimeoutMs: 0, allowHalfOpen: true,
-      // Chrome's HTTP/2 preface leaves with our Finished, as Chrome sends it (TLS 1.2 False Start).
-      sendWithFinished: ({ alpn }) => (alpn === 'h2' ? CHROME_H2_PREFACE : undefined),
+      // TLS 1.2 with HTTP/2: the preface leaves with our Finished (False Start), which marks the
+      // flow for the station (SPEC.md §5, §18). TLS 1.3 sends it after the Finished, as Chrome does.
+      sendWithFinished: ({ version, alpn }) => (alpn === 'h2' && version === ProtocolVersion.TLS12 ? CHROME_H2_PREFACE : undefined),
     });
   } catch (err) {
     if (signal.aborted) throw abortError(outer, deadline);
