@@ -256,12 +256,26 @@ export class RecordProtection {
       this.#iv.copy(nonce, 0);
       nonce.writeBigUInt64BE(seq, 4);
     } else {
-      nonce.fill(0, 0, 4); // the scratch still holds the last nonce
-      nonce.writeBigUInt64BE(seq, 4);
-      for (let i = 0; i < 12; i++) nonce[i]! ^= this.#iv[i]!;
+      xorSequenceNonce(this.#iv, seq, nonce);
     }
     return nonce;
   }
+}
+
+/**
+ * The nonce `IV XOR (0^4 || seq)` of a 12-byte-IV record (ChaCha20-Poly1305 in TLS 1.2, every TLS
+ * 1.3 suite), written into `out` (a scratch buffer: node copies the nonce when it makes a cipher).
+ *
+ * @param iv - the 12-byte per-direction IV.
+ * @param seq - the record's sequence number.
+ * @param out - 12 bytes to fill.
+ * @returns `out`.
+ */
+export function xorSequenceNonce(iv: Uint8Array, seq: bigint, out: Buffer): Buffer {
+  out.fill(0, 0, 4);
+  out.writeBigUInt64BE(seq, 4);
+  for (let i = 0; i < 12; i++) out[i]! ^= iv[i]!;
+  return out;
 }
 
 // Two functions so that each createCipheriv call matches one of node's typed overloads.

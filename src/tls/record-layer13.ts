@@ -13,7 +13,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { tls13CipherSuite, type Tls13SuiteInfo } from './cipher-suites.js';
 import { TlsError } from './errors.js';
-import { aeadCipher, aeadDecipher, aeadKeystream } from './record-layer.js';
+import { aeadCipher, aeadDecipher, aeadKeystream, xorSequenceNonce } from './record-layer.js';
 import { nextTrafficSecret, trafficKeys, TLS13_IV_LENGTH } from './tls13-keys.js';
 import { ContentType, MAX_PLAINTEXT, ProtocolVersion, RECORD_HEADER_LENGTH } from './wire.js';
 
@@ -227,13 +227,8 @@ export class Tls13RecordProtection {
     return seq;
   }
 
-  /** IV XOR (0^4 || seq), in a scratch buffer (node copies the nonce when it makes a cipher). */
   #nonceFor(seq: bigint): Buffer {
-    const n = this.#nonce;
-    n.fill(0, 0, 4);
-    n.writeBigUInt64BE(seq, 4);
-    for (let i = 0; i < TLS13_IV_LENGTH; i++) n[i]! ^= this.#iv[i]!;
-    return n;
+    return xorSequenceNonce(this.#iv, seq, this.#nonce);
   }
 }
 
