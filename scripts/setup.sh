@@ -30,6 +30,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   done
 fi
 
+# Go (preinstalled on the development machines) builds the ML-KEM test decoy of the stealth tests.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "setup: Go >= 1.25 is needed by test/stealth (ML-KEM decoy); install it from https://go.dev/dl" >&2
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund

@@ -17,5 +17,9 @@ export type { TcpConnector, DecoyTarget } from './client/flow.js';
 export { TapDanceError, InvalidArgumentError } from './errors.js';
 export type { TapDanceErrorOptions } from './errors.js';
 export { readClientConf, writeClientConf } from './protocol/client-conf.js';
+// ClientHello profiles for `dial({ tls: { profile } })`: Chrome 62 (TLS 1.2, what public stations
+// read; the default) and current Chromium (TLS 1.3, X25519MLKEM768; needs a station of this project).
+export { CHROME_62, CHROMIUM_156, DEFAULT_PROFILE } from './tls/profiles.js';
+export type { ClientHelloProfile } from './tls/profiles.js';
 export { decodeClientConf, encodeClientConf } from './protocol/messages.js';
 export type { ClientConf } from './protocol/messages.js';
