@@ -1,21 +1,38 @@
 /**
  * A userspace stand-in for the port mirror and TCP_REPAIR takeover, for fast loopback tests of the
- * client and the station's session layer: a TCP relay between client and decoy that watches the
- * client's records and, when the first application-data record carries a tag for one of the
- * station's keys (checked with the TypeScript tag reader), stops relaying and hands the client's
- * socket to the station, positioned right after the tagged record — what the native data plane
- * does with a repaired socket. Everything else is relayed untouched, both ways.
+ * client and the station's session layer. It relays client and decoy and follows the native
+ * station's rule (SPEC.md §5), at record rather than segment level: a short application-data
+ * record after the client's ChangeCipherSpec (a TLS 1.3 Finished, or TLS 1.2 False Start data)
+ * marks the flow, whose short records are passed over; the first other application-data record is
+ * checked once with the TypeScript tag reader. On a tag the tap stops relaying, drops the decoy
+ * connection and hands the client's socket, positioned right after the tagged record, to the
+ * station — what the native data plane does with a repaired socket.
  *
- * The real path (mirror, native capture, TCP_REPAIR) is tested in the namespace testbed.
+ * Loopback only; the real path (mirror, native capture, TCP_REPAIR) runs in the namespace testbed.
  */
 import { createServer, connect, type Socket, type Server, type AddressInfo } from 'node:net';
+import { decodeTagPayload } from '../../src/crypto/tag.js';
 import { readTaggedRecord } from '../../src/protocol/tag-reader.js';
 import type { Takeover } from '../../src/station/session-table.js';
 
+/** Body length below which a record cannot carry a tag (240 stego bytes + the 16-byte AEAD tag). */
+const MIN_TAGGED_BODY = 256;
+
+/** What the tap saw. */
+export interface InlineTapStats {
+  connections: number;
+  takeovers: number;
+  /** Checked records without a tag (their flows are relayed to the end). */
+  passedThrough: number;
+  /** Short application-data records of marked flows passed over before the checked one. */
+  shortRecords: number;
+}
+
 export interface InlineTap {
   port: number;
-  /** Connections seen, and how many were taken over. */
-  stats: { connections: number; takeovers: number; passedThrough: number };
+  stats: InlineTapStats;
+  /** Where it relays to (changeable between connections). */
+  decoy: { address: string; port: number };
   close(): Promise<void>;
 }
 
@@ -24,11 +41,12 @@ export async function startInlineTap(options: {
   stationKeys: Uint8Array[];
   onTakeover: (t: Takeover) => void;
 }): Promise<InlineTap> {
-  const stats = { connections: 0, takeovers: 0, passedThrough: 0 };
+  const stats: InlineTapStats = { connections: 0, takeovers: 0, passedThrough: 0, shortRecords: 0 };
   const sockets = new Set<Socket>();
+  const tap: InlineTap = { port: 0, stats, decoy: { ...options.decoy }, close: async () => {} };
   const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
     stats.connections++;
-    const upstream = connect({ host: options.decoy.address, port: options.decoy.port, allowHalfOpen: true, noDelay: true });
+    const upstream = connect({ host: tap.decoy.address, port: tap.decoy.port, allowHalfOpen: true, noDelay: true });
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
@@ -37,56 +55,56 @@ export async function startInlineTap(options: {
     upstream.pipe(client);
     let buffered = Buffer.alloc(0);
     let inspecting = true;
+    let ccsSeen = false;
+    let marked = false;
+    // Everything is relayed as it arrives, as on a real link; the tagged record reaches the decoy
+    // too, which then waits for the rest of the request (and is dropped here at once).
     const onData = (chunk: Buffer): void => {
-      if (!inspecting) {
-        upstream.write(chunk);
-        return;
-      }
+      upstream.write(chunk);
+      if (!inspecting) return;
       buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 5) {
+      while (inspecting && buffered.length >= 5) {
         const len = buffered.readUInt16BE(3);
         if (buffered.length < 5 + len) return;
         const record = buffered.subarray(0, 5 + len);
-        const rest = buffered.subarray(5 + len);
-        if (record[0] === 0x17) {
-          inspecting = false;
-          const found = readTaggedRecord(record, options.stationKeys);
-          if (found !== null && found.session !== null) {
-            stats.takeovers++;
-            client.off('data', onData);
-            client.pause();
-            upstream.unpipe(client);
-            upstream.destroy();
-            if (rest.length > 0) client.unshift(rest);
-            options.onTakeover({
-              socket: client,
-              payload: found.tag.payload,
-              tagKey: found.tag.key,
-              taggedRecord: new Uint8Array(record),
-              decoyAddress: options.decoy.address,
-              clientAddress: client.remoteAddress ?? '',
-            });
-            return;
-          }
+        buffered = buffered.subarray(5 + len);
+        ccsSeen ||= record[0] === 0x14;
+        if (record[0] !== 0x17) continue;
+        if (ccsSeen && len < MIN_TAGGED_BODY) marked = true;
+        if (marked && len < MIN_TAGGED_BODY) {
+          stats.shortRecords++;
+          continue;
+        }
+        inspecting = false;
+        const found = readTaggedRecord(record, options.stationKeys);
+        if (found === null || found.session === null) {
           stats.passedThrough++;
-          upstream.write(buffered);
-          buffered = Buffer.alloc(0);
           return;
         }
-        upstream.write(record);
-        buffered = rest;
+        stats.takeovers++;
+        client.off('data', onData);
+        client.pause();
+        upstream.unpipe(client);
+        upstream.destroy();
+        if (buffered.length > 0) client.unshift(buffered);
+        options.onTakeover({
+          socket: client,
+          payload: decodeTagPayload(found.tag.rawPayload),
+          tagKey: found.tag.key,
+          taggedRecord: new Uint8Array(record),
+          decoyAddress: tap.decoy.address,
+          clientAddress: client.remoteAddress ?? '',
+        });
       }
     };
     client.on('data', onData);
-    client.on('end', () => { if (inspecting || upstream.writable) upstream.end(); });
+    client.on('end', () => { if (upstream.writable) upstream.end(); });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    stats,
-    close: () => new Promise((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
-  };
+  tap.port = (server.address() as AddressInfo).port;
+  tap.close = () => new Promise((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  });
+  return tap;
 }

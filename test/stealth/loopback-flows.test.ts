@@ -16,10 +16,10 @@ import { ClientError } from '../../src/client/errors.js';
 import { CHROMIUM_156, CHROME_62 } from '../../src/tls/profiles.js';
 import { startLoopbackPath, type LoopbackPath } from '../helpers/loopback-station.js';
 import { startTls13Server, type Tls13Server } from '../tls/helpers/tls13-server.js';
-import { startTap13, type Tap13 } from './helpers/tap13.js';
+import { startInlineTap, type InlineTap } from '../helpers/inline-tap.js';
 
 let path: LoopbackPath;
-let tap: Tap13;
+let tap: InlineTap;
 const leaf = { cert: '', key: '' };
 const h2Requests: { path: string; headers: Record<string, unknown> }[] = [];
 let h2: Http2SecureServer;
@@ -52,7 +52,7 @@ t.before(async () => {
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   }
   mlkem = await startTls13Server({ ...leaf, alpn: 'http/1.1', tickets: 2, onTraffic: () => {} });
-  tap = await startTap13(0, [path.stationKey.secretKey], (takeover) => void path.table.accept(takeover));
+  tap = await startInlineTap({ decoy: { address: '127.0.0.1', port: 0 }, stationKeys: [path.stationKey.secretKey], onTakeover: (takeover) => void path.table.accept(takeover) });
 });
 t.teardown(async () => {
   await tap.close();
@@ -62,7 +62,7 @@ t.teardown(async () => {
 });
 
 async function roundTrip(decoyPort: number, profile = CHROMIUM_156, size = 200_000): Promise<boolean> {
-  tap.decoyPort = decoyPort;
+  tap.decoy.port = decoyPort;
   const socket = await dial({ ...path.dialOptions, decoyPort: tap.port, tls: { ca: path.ca.root.cert, profile }, target: `127.0.0.1:${path.echoPort}` });
   const data = randomBytes(size);
   const chunks: Buffer[] = [];
@@ -107,7 +107,7 @@ t.test('a session completes through a TLS 1.2-only decoy, with Chromium and Chro
 });
 
 t.test('an HTTP/2 flow whose tag no station reads is completed for the decoy, which answers a GET', async (t) => {
-  tap.decoyPort = port(h2);
+  tap.decoy.port = port(h2);
   const before = h2Requests.length;
   const other = path.clientConf;
   const err = await dial({
