@@ -100,7 +100,9 @@ t.test('TLS 1.3 with h2: ChangeCipherSpec, Finished and the 92-byte preface reco
   const records = (ws: Write[]) => ws.flat().slice(0, 3);
   t.same(records(ours), ['20:6', '23:58', '23:92']);
   t.same(records(chromium), records(ours), 'record types and sizes equal Chromium\'s');
-  t.same(chromium[0], ['20:6', '23:58'], 'Chromium writes ChangeCipherSpec and Finished together, as we do');
+  // How later writes group depends on scheduling (under load the proxy reads several together);
+  // ChangeCipherSpec and Finished always arrive together.
+  t.same(chromium[0]!.slice(0, 2), ['20:6', '23:58'], 'Chromium writes ChangeCipherSpec and Finished together, as we do');
 });
 
 t.test('TLS 1.2 with h2: the same records as Chromium (key exchange, ChangeCipherSpec, Finished, 99-byte preface)', async (t) => {
