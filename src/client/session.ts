@@ -110,7 +110,8 @@ export class ClientSession {
   #failedCount = 0;
   #statsSent = false;
   #firstTimings: FlowTimings | null = null;
-  #connectStarted = 0;
+  /** Whole initial dial, failed attempts included (SessionStats.total_time_to_connect). */
+  #connectMs = 0;
   #waitingDrain = false;
 
   constructor(options: ClientSessionOptions, sink: SessionSink) {
@@ -137,7 +138,7 @@ export class ClientSession {
   async connect(): Promise<void> {
     const attempts = this.#o.attempts ?? 20;
     const tried = new Set<string>();
-    this.#connectStarted = performance.now();
+    const started = performance.now();
     let last: ClientError | undefined;
     for (let i = 0; i < attempts; i++) {
       if (i > 0) await this.#backoff(i);
@@ -149,6 +150,7 @@ export class ClientSession {
         const flow = await this.#open(decoy, this.#initExpectation());
         this.#decoy = decoy;
         this.#firstTimings = flow.timings;
+        this.#connectMs = performance.now() - started;
         this.#attach(flow);
         return;
       } catch (err) {
@@ -387,7 +389,7 @@ export class ClientSession {
     const stats = withExtras && !this.#statsSent && first !== null
       ? {
           failedDecoysAmount: this.#failedCount,
-          totalTimeToConnect: Math.round(first.tcpMs + first.tlsMs + first.stationMs),
+          totalTimeToConnect: Math.round(this.#connectMs),
           rttToStation: Math.round(first.stationMs),
           tlsToDecoy: Math.round(first.tlsMs),
           tcpToDecoy: Math.round(first.tcpMs),
