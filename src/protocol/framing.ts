@@ -81,6 +81,24 @@ export function encodeDataFrames(data: Uint8Array, maxChunk = MAX_DATA_CHUNK): U
 }
 
 /**
+ * The 2-byte header of a data frame of `length` bytes, for writers that send the header and the
+ * data as separate buffers (a vectored write, no copy of the data).
+ *
+ * @param length - 1..32767
+ * @returns the header (−length, int16 big endian)
+ * @throws {@link InvalidArgumentError} for a length out of range
+ */
+export function encodeDataFrameHeader(length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 1 || length > MAX_DATA_CHUNK) {
+    throw new InvalidArgumentError(`"length" expected 1..${MAX_DATA_CHUNK}, got ${length}`);
+  }
+  const out = new Uint8Array(2);
+  out[0] = (-length >> 8) & 0xff;
+  out[1] = -length & 0xff;
+  return out;
+}
+
+/**
  * Frame one serialized protobuf: short form up to 32767 bytes, extended form above (and for an
  * empty message).
  *

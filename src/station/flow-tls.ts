@@ -16,6 +16,7 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { RecordDeframer } from '../tls/record-deframer.js';
+import { RecordProtection } from '../tls/record-layer.js';
 import { ContentType, AlertDescription, MAX_PLAINTEXT } from '../tls/wire.js';
 import { TlsError } from '../tls/errors.js';
 import { continueTaggedSession, type StationTlsSession } from '../protocol/tag-reader.js';
@@ -34,6 +35,8 @@ export interface FlowSecrets {
 }
 
 const ALERT_WARNING = 1;
+/** Plaintext bytes queued on a flow before `write()` asks the writer to wait. */
+const FLOW_WRITE_HIGH_WATER = 256 * 1024;
 
 /**
  * Plaintext Duplex over a taken-over socket.
@@ -65,7 +68,9 @@ export class FlowTls extends Duplex {
    *   `ERR_TAG_PAYLOAD` for an unknown variant or malformed TLS 1.3 fields
    */
   constructor(socket: Socket, secrets: FlowSecrets, taggedRecord: Uint8Array) {
-    super({ allowHalfOpen: true });
+    // A write-side high-water mark above the covert socket's 64 KiB reads, so that one read does not
+    // pause the covert socket (and resume it a tick later) every time.
+    super({ allowHalfOpen: true, writableHighWaterMark: FLOW_WRITE_HIGH_WATER });
     this.socket = socket;
     const { session, plaintext } = continueTaggedSession({
       cipherSuite: secrets.suite, masterSecret: secrets.masterSecret, clientRandom: secrets.clientRandom,
@@ -95,20 +100,64 @@ export class FlowTls extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
-    let out: Buffer;
+    this.#writeChunks([chunk], callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
+    this.#writeChunks(chunks.map((c) => c.chunk), callback);
+  }
+
+  /**
+   * Seal the chunks as records filled up to 16384 bytes across chunk boundaries (no copy: a
+   * record's plaintext may be several pieces) and hand them to the socket in one vectored write.
+   */
+  #writeChunks(chunks: Buffer[], callback: (err?: Error | null) => void): void {
+    const parts: Buffer[] = [];
+    let length = 0;
     try {
-      const records: Buffer[] = [];
-      for (let i = 0; i < chunk.length; i += MAX_PLAINTEXT) {
-        records.push(this.#session.write.seal(ContentType.application_data, chunk.subarray(i, i + MAX_PLAINTEXT)));
+      let pieces: Buffer[] = [];
+      let fill = 0;
+      for (const chunk of chunks) {
+        length += chunk.length;
+        for (let off = 0; off < chunk.length;) {
+          const n = Math.min(MAX_PLAINTEXT - fill, chunk.length - off);
+          pieces.push(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n));
+          fill += n;
+          off += n;
+          if (fill === MAX_PLAINTEXT) {
+            this.#sealInto(parts, pieces);
+            pieces = [];
+            fill = 0;
+          }
+        }
       }
-      out = records.length === 1 ? records[0]! : Buffer.concat(records);
+      if (fill > 0) this.#sealInto(parts, pieces);
     } catch (err) {
       callback(err as Error);
       return;
     }
-    this.bytesOut += chunk.length;
-    if (this.socket.write(out)) callback();
-    else this.socket.once('drain', () => callback());
+    this.bytesOut += length;
+    if (parts.length === 0) {
+      callback();
+      return;
+    }
+    const s = this.socket;
+    s.cork();
+    for (const p of parts) s.write(p);
+    s.uncork();
+    // write() said "full" while corked; what counts is whether the flush left data queued.
+    if (s.writableLength < s.writableHighWaterMark) callback();
+    else s.once('drain', () => callback());
+  }
+
+  /** Seal one application-data record of these pieces and append its parts. */
+  #sealInto(parts: Buffer[], pieces: Buffer[]): void {
+    const w = this.#session.write;
+    if (w instanceof RecordProtection) {
+      for (const p of w.sealPieces(ContentType.application_data, pieces)) parts.push(p);
+    } else {
+      parts.push(...w.sealParts(ContentType.application_data, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)));
+    }
   }
 
   override _final(callback: (err?: Error | null) => void): void {

@@ -23,7 +23,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { FrameDecoder, encodeDataFrames, encodeProtobufFrame, type Frame } from '../protocol/framing.js';
+import { FrameDecoder, encodeDataFrameHeader, encodeProtobufFrame, type Frame } from '../protocol/framing.js';
 import {
   decodeClientToStation, encodeStationToClient, C2S_Transition, S2C_Transition, ErrorReasonS2C,
   type ClientConf, type ClientToStation,
@@ -35,6 +35,7 @@ import { StationStats } from './stats.js';
 export const DOWNSTREAM_CHUNK = 16382;
 /** Largest protobuf a client may send (its messages are < 1 KiB). */
 const MAX_CLIENT_PROTOBUF = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /** Settings and services a session needs. */
 export interface SessionEnv {
@@ -80,6 +81,14 @@ export class StationSession {
   readonly #flows: ActiveFlow[] = [];
   readonly #pendingDown: Buffer[] = [];
   #pendingDownBytes = 0;
+  /**
+   * Covert bytes read but not framed yet: the tail of the last read, shorter than a frame, held
+   * until the next read or the end of this turn of the event loop, so that frames (and the TLS
+   * records they fill) stay full across reads.
+   */
+  readonly #carry: Buffer[] = [];
+  #carryBytes = 0;
+  #carryFlush: NodeJS.Immediate | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #covertEnded = false;
   #ended = false;
@@ -126,6 +135,8 @@ export class StationSession {
     }
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
+    // Unframed covert bytes go to the new flow, after its first message.
+    this.#carryToPending();
     const flow: ActiveFlow = {
       tls,
       decoder: new FrameDecoder({ maxProtobufLength: MAX_CLIENT_PROTOBUF }),
@@ -245,16 +256,70 @@ export class StationSession {
       this.#writeData(flow, chunk);
       return;
     }
+    this.#carryToPending();
     this.#pendingDown.push(chunk);
     this.#pendingDownBytes += chunk.length;
     if (this.#pendingDownBytes >= this.#env.bufferBytes) this.#covert.pause();
   }
 
-  #writeData(flow: ActiveFlow, data: Buffer): void {
-    if (!flow.tls.write(encodeDataFrames(data, DOWNSTREAM_CHUNK)) && !this.#covert.isPaused()) {
+  /**
+   * Frame `data` after the carried bytes as full data frames; a shorter tail waits in the carry
+   * (until the next read or {@link #flushCarry}) unless `flush`. Each frame goes to FlowTls as its
+   * header and views of the data, which it seals without a copy.
+   */
+  #writeData(flow: ActiveFlow, data: Buffer, flush = false): void {
+    const carry = this.#carry;
+    if (data.length > 0) {
+      carry.push(data);
+      this.#carryBytes += data.length;
+    }
+    const tls = flow.tls;
+    tls.cork();
+    while (this.#carryBytes >= DOWNSTREAM_CHUNK || (flush && this.#carryBytes > 0)) {
+      const n = Math.min(DOWNSTREAM_CHUNK, this.#carryBytes);
+      tls.write(encodeDataFrameHeader(n));
+      for (let left = n; left > 0;) {
+        const first = carry[0]!;
+        if (first.length <= left) {
+          tls.write(first);
+          carry.shift();
+          left -= first.length;
+        } else {
+          tls.write(first.subarray(0, left));
+          carry[0] = first.subarray(left);
+          left = 0;
+        }
+      }
+      this.#carryBytes -= n;
+    }
+    tls.uncork();
+    if (this.#carryBytes > 0) {
+      this.#carryFlush ??= setImmediate(() => {
+        this.#carryFlush = undefined;
+        this.#flushCarry();
+      });
+    }
+    if (tls.writableNeedDrain && !this.#covert.isPaused()) {
       this.#covert.pause();
       flow.tls.once('drain', () => this.#resumeCovert());
     }
+  }
+
+  /** Send the carried bytes now (on the active flow, else keep them for the next one). */
+  #flushCarry(): void {
+    if (this.#carryBytes === 0 || this.#ended) return;
+    const flow = this.#activeFlow();
+    if (flow !== undefined) this.#writeData(flow, EMPTY, true);
+    else this.#carryToPending();
+  }
+
+  /** Move the carried bytes to the end of the data held for the next flow. */
+  #carryToPending(): void {
+    if (this.#carryBytes === 0) return;
+    for (const c of this.#carry) this.#pendingDown.push(c);
+    this.#pendingDownBytes += this.#carryBytes;
+    this.#carry.length = 0;
+    this.#carryBytes = 0;
   }
 
   #resumeCovert(): void {
@@ -353,7 +418,10 @@ export class StationSession {
   }
 
   #send(flow: ActiveFlow, message: Uint8Array): void {
-    if (!flow.tls.writableEnded && !flow.tls.destroyed) flow.tls.write(encodeProtobufFrame(message));
+    if (flow.tls.writableEnded || flow.tls.destroyed) return;
+    // Data read before the message goes before it.
+    if (this.#carryBytes > 0 && flow === this.#activeFlow()) this.#writeData(flow, EMPTY, true);
+    flow.tls.write(encodeProtobufFrame(message));
   }
 
   /** Tell the client why (on the active flow, if any) and end. */
@@ -378,6 +446,9 @@ export class StationSession {
     else this.#covert.destroy();
     this.#pendingDown.length = 0;
     this.#pendingDownBytes = 0;
+    this.#carry.length = 0;
+    this.#carryBytes = 0;
+    clearImmediate(this.#carryFlush);
     this.#onEnd(this, how);
   }
 }

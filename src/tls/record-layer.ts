@@ -132,22 +132,43 @@ export class RecordProtection {
    * @throws TlsError as {@link RecordProtection.seal}.
    */
   sealParts(contentType: number, plaintext: Uint8Array, version: number = ProtocolVersion.TLS12): [Buffer, Buffer, Buffer] {
-    if (plaintext.length > MAX_PLAINTEXT) {
-      throw new TlsError('ERR_TLS_INVALID_STATE', `record plaintext of ${plaintext.length} bytes exceeds ${MAX_PLAINTEXT}`,
-        { context: { length: plaintext.length } });
+    const parts = this.sealPieces(contentType, [plaintext], version);
+    return [parts[0]!, parts.length === 3 ? parts[1]! : Buffer.concat(parts.slice(1, -1)), parts[parts.length - 1]!];
+  }
+
+  /**
+   * Encrypt one record whose plaintext is the concatenation of `pieces`, without joining them:
+   * the parts are the header (with explicit nonce), one ciphertext per non-empty piece, and the
+   * tag, ready for one vectored write.
+   *
+   * @param contentType - the record's content type.
+   * @param pieces - the plaintext in order, at most 16384 bytes in all.
+   * @param version - record version field, default TLS 1.2.
+   * @returns `[header, ...ciphertexts, tag]`; their concatenation is the record.
+   * @throws TlsError as {@link RecordProtection.seal}.
+   */
+  sealPieces(contentType: number, pieces: readonly Uint8Array[], version: number = ProtocolVersion.TLS12): Buffer[] {
+    let length = 0;
+    for (const p of pieces) length += p.length;
+    if (length > MAX_PLAINTEXT) {
+      throw new TlsError('ERR_TLS_INVALID_STATE', `record plaintext of ${length} bytes exceeds ${MAX_PLAINTEXT}`,
+        { context: { length } });
     }
     const seq = this.#takeSeq();
     const explicit = this.suite.explicitNonceLength;
     const head = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + explicit);
     head[0] = contentType;
     head.writeUInt16BE(version, 1);
-    head.writeUInt16BE(explicit + plaintext.length + AEAD_TAG_LENGTH, 3);
+    head.writeUInt16BE(explicit + length + AEAD_TAG_LENGTH, 3);
     if (explicit > 0) head.writeBigUInt64BE(seq, RECORD_HEADER_LENGTH);
     const cipher = aeadCipher(this.suite.aead, this.#key, this.#nonce(seq));
-    cipher.setAAD(this.#additionalData(seq, contentType, version, plaintext.length), { plaintextLength: plaintext.length });
-    const ciphertext = cipher.update(plaintext);
+    cipher.setAAD(this.#additionalData(seq, contentType, version, length), { plaintextLength: length });
+    const parts = [head];
+    for (const p of pieces) if (p.length > 0 || pieces.length === 1) parts.push(cipher.update(p));
     const rest = cipher.final(); // empty for GCM and ChaCha20-Poly1305, which are stream modes
-    return [head, rest.length === 0 ? ciphertext : Buffer.concat([ciphertext, rest]), cipher.getAuthTag()];
+    if (rest.length > 0) parts.push(rest);
+    parts.push(cipher.getAuthTag());
+    return parts;
   }
 
   /**

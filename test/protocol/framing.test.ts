@@ -3,6 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { bytesToHex, concatBytes, hexToBytes } from '../../src/crypto/bytes.js';
 import {
   encodeDataFrame,
+  encodeDataFrameHeader,
   encodeDataFrames,
   encodeProtobufFrame,
   FrameDecoder,
@@ -52,6 +53,15 @@ t.test('large data is split into 32767-byte chunks, never a 32768-byte one', asy
   const small = new FrameDecoder().push(encodeDataFrames(randomBytes(100), 30));
   t.same(small.map((f) => (f.type === 'data' ? f.data.length : -1)), [30, 30, 30, 10]);
   t.throws(() => encodeDataFrames(randomBytes(10), 32768), InvalidArgumentError);
+});
+
+t.test('a data frame header sent apart from its data decodes like the whole frame', async (t) => {
+  t.equal(bytesToHex(encodeDataFrameHeader(5)), 'fffb');
+  t.equal(bytesToHex(encodeDataFrameHeader(1)), 'ffff');
+  t.equal(bytesToHex(encodeDataFrameHeader(MAX_DATA_CHUNK)), '8001');
+  const data = randomBytes(16382);
+  t.equal(bytesToHex(concatBytes(encodeDataFrameHeader(data.length), data)), bytesToHex(encodeDataFrame(data)));
+  for (const bad of [0, 32768, 1.5, -1]) t.throws(() => encodeDataFrameHeader(bad), InvalidArgumentError, `${bad}`);
 });
 
 t.test('the decoder accepts every length form: −1, −50, −32768, 32767, 1111 and extended', async (t) => {
