@@ -46,6 +46,17 @@ export interface DialOptions {
   stationTimeoutMs?: number | undefined;
   /** Representative bits randomised in tags (default 0xc0; 0x80 suits stations that clear one bit). */
   topBitsMask?: number | undefined;
+  /**
+   * TLS 1.2 decoys: send the tagged request with our Finished (False Start), saving a round trip
+   * (default true). Set false for a station that only follows the public station's rule.
+   */
+  falseStart?: boolean | undefined;
+  /**
+   * Carry the first bytes written to the socket (up to a few hundred) inside the tag, so the
+   * covert server has them one round trip sooner (default true). A station without this
+   * project's extension would ignore them, so set false for such stations.
+   */
+  earlyData?: boolean | undefined;
   /** Override every decoy's TCP window (bytes) or timeout (ms), e.g. for tests. */
   tcpWindow?: number | undefined;
   decoyTimeoutMs?: number | undefined;
@@ -98,8 +109,9 @@ function sessionOptions(o: DialOptions): ClientSessionOptions {
     },
     flow: {
       tls: o.tls, connect: o.connect, stationTimeoutMs: o.stationTimeoutMs, topBitsMask: o.topBitsMask,
-      decoyDeadlineMs: o.decoyConnectTimeoutMs,
+      decoyDeadlineMs: o.decoyConnectTimeoutMs, falseStart: o.falseStart,
     },
+    earlyData: o.earlyData,
     attempts: o.attempts,
     reconnectAttempts: o.reconnectAttempts,
     tcpWindow: o.tcpWindow,

@@ -24,12 +24,13 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { connectTls, type ConnectTlsOptions, type TlsConnection } from '../tls/connection.js';
 import { TlsError } from '../tls/errors.js';
+import type { TlsSecrets } from '../tls/client-core.js';
 import {
   sealTag, encodeTagPayload, encodeTls12Keys, encodeTls13Secrets, fitTag13, DEFAULT_TAG_FLAGS, TAG_VARIANT_TLS12_KEYS,
   TAG_VARIANT_TLS13, type TagKey,
 } from '../crypto/tag.js';
 import { encodeXProto } from '../protocol/xproto.js';
-import { buildTaggedRequest } from '../protocol/tagged-request.js';
+import { buildTaggedRequest, earlyDataRoom } from '../protocol/tagged-request.js';
 import { buildH2TaggedRequest, CHROME_H2_PREFACE, H2FrameReader, isSettingsAck } from '../protocol/h2-request.js';
 import { ContentType, ProtocolVersion } from '../tls/wire.js';
 import { giveUpCompletion, systemRandomInt } from '../protocol/padding.js';
@@ -85,6 +86,18 @@ export interface FlowOptions {
   flags?: number | undefined;
   /** Largest protobuf frame accepted from the station. */
   maxProtobufLength?: number | undefined;
+  /**
+   * TLS 1.2 with HTTP/1.1: send the tagged request with our Finished (False Start, as Chrome
+   * does), one round trip earlier; the station takes over once the decoy's Finished has passed
+   * (SPEC.md §5.1). Default true; false for stations that only know the public rule.
+   */
+  falseStart?: boolean | undefined;
+  /**
+   * The first covert bytes, if any are waiting: called once while the tag is built with the most
+   * bytes that fit; what it returns travels inside X-Proto (SPEC.md §6.1) and the station writes it
+   * to the covert connection before answering. Only for SESSION_INIT / SESSION_COVERT_INIT.
+   */
+  earlyData?: ((max: number) => Uint8Array | undefined) | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -107,6 +120,10 @@ export interface TapDanceFlow {
   pending: Frame[];
   /** Key of the tag (also the X-Proto key). */
   tagKey: TagKey;
+  /** Covert bytes that went inside the tag (`earlyData`); the station has written them. */
+  earlyBytes: number;
+  /** The tag left with our TLS 1.2 Finished (False Start). */
+  falseStart: boolean;
   timings: FlowTimings;
 }
 
@@ -157,12 +174,20 @@ export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
   const onAbort = (): void => { transport.destroy(); };
   signal.addEventListener('abort', onAbort, { once: true });
   let tls: TlsConnection;
+  // TLS 1.2 False Start: the tagged request built from the handshake's secrets, sent with our Finished.
+  let falseStart: { request: Uint8Array; key: TagKey; earlyBytes: number; sentAt: number } | undefined;
   try {
     tls = await connectTls(transport, {
       ...options.tls, serverName: decoy.serverName, handshakeTimeoutMs: 0, allowHalfOpen: true,
       // TLS 1.2 with HTTP/2: the preface leaves with our Finished (False Start), which marks the
       // flow for the station (SPEC.md §5, §18). TLS 1.3 sends it after the Finished, as Chrome does.
-      sendWithFinished: ({ version, alpn }) => (alpn === 'h2' && version === ProtocolVersion.TLS12 ? CHROME_H2_PREFACE : undefined),
+      sendWithFinished: ({ version, alpn, secrets, keystream }) => {
+        if (version !== ProtocolVersion.TLS12) return undefined;
+        if (alpn === 'h2') return CHROME_H2_PREFACE;
+        if (options.falseStart === false) return undefined;
+        falseStart = { ...tagTls12(secrets(), keystream, options), sentAt: performance.now() };
+        return falseStart.request;
+      },
     });
   } catch (err) {
     if (signal.aborted) throw abortError(outer, deadline);
@@ -177,44 +202,64 @@ export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
     throw dialAborted(outer);
   }
 
-  let tagged: { request: Uint8Array; completion: Uint8Array | undefined; key: TagKey };
+  let tagged: Tagged;
   try {
-    tagged = tls.protocolVersion === ProtocolVersion.TLS13
-      ? await tagTls13(tls, options, t2 - t1, outer)
-      : tls.alpnProtocol === 'h2' ? await tagTls12H2(tls, options, t2 - t1, outer) : tagTls12(tls, options);
+    tagged = falseStart !== undefined ? { ...falseStart, completion: undefined }
+      : tls.protocolVersion === ProtocolVersion.TLS13 ? await tagTls13(tls, options, t2 - t1, outer)
+        : tls.alpnProtocol === 'h2' ? await tagTls12H2(tls, options, t2 - t1, outer)
+          : tagTls12(tls.secrets(), (n) => tls.nextRecordKeystream(n), options);
   } catch (err) {
     tls.destroy();
     if (err instanceof ClientError) throw err;
     throw new ClientError('ERR_DECOY_CONNECT', `preparing the tagged request failed: ${(err as Error).message}`, { cause: err, context: { decoy: decoy.serverName } });
   }
-  const { request, completion, key } = tagged;
-  try {
-    await tls.writeRecord(request);
-  } catch (err) {
-    tls.destroy();
-    throw new ClientError('ERR_DECOY_CONNECT', 'writing the tagged request failed', { cause: err });
+  const { request, completion, key, earlyBytes } = tagged;
+  if (falseStart === undefined) {
+    try {
+      await tls.writeRecord(request);
+    } catch (err) {
+      tls.destroy();
+      throw new ClientError('ERR_DECOY_CONNECT', 'writing the tagged request failed', { cause: err });
+    }
   }
-  const t3 = performance.now();
+  const t3 = falseStart?.sentAt ?? performance.now();
   const waitMs = options.stationTimeoutMs ?? Math.max(2 * (t2 - t0), STATION_TIMEOUT_FLOOR_MS);
   const decoder = new FrameDecoder(options.maxProtobufLength === undefined ? {} : { maxProtobufLength: options.maxProtobufLength });
   const { init, pending } = await awaitStation(tls, decoder, options.expect, waitMs, outer, completion);
   return {
-    tls, init, decoder, pending, tagKey: key,
+    tls, init, decoder, pending, tagKey: key, earlyBytes, falseStart: falseStart !== undefined,
     timings: { tcpMs: t1 - t0, tlsMs: t2 - t1, stationMs: performance.now() - t3 },
   };
 }
 
-function xProtoFor(options: FlowOptions, key: TagKey): string {
-  return encodeXProto(key.aesKey, {
+/** A tagged request ready to send, the bytes that complete it for the decoy (HTTP/2), its key. */
+interface Tagged {
+  request: Uint8Array;
+  completion: Uint8Array | undefined;
+  key: TagKey;
+  /** Covert bytes carried in X-Proto. */
+  earlyBytes: number;
+}
+
+/** The X-Proto value of a first or later flow, with as many early covert bytes as fit. */
+function xProtoFor(options: FlowOptions, key: TagKey): { xProto: string; earlyBytes: number } {
+  const message = {
     decoyListGeneration: options.request.generation,
     stateTransition: options.request.transition,
     ...(options.request.covertAddress === undefined ? {} : { covertAddress: options.request.covertAddress }),
-  });
+  };
+  const plain = encodeXProto(key.aesKey, message);
+  const room = earlyDataRoom(options.decoy.serverName, plain.length);
+  const early = room > 0 ? options.earlyData?.(room) : undefined;
+  if (early === undefined || early.length === 0) return { xProto: plain, earlyBytes: 0 };
+  return { xProto: encodeXProto(key.aesKey, { ...message, earlyData: early.subarray(0, room) }), earlyBytes: Math.min(early.length, room) };
 }
 
-/** TLS 1.2: the public tag (master secret, randoms) and the HTTP/1.1 request as record 1. */
-function tagTls12(tls: TlsConnection, options: FlowOptions): { request: Uint8Array; completion: undefined; key: TagKey } {
-  const secrets = tls.secrets();
+/**
+ * TLS 1.2: the public tag (master secret, randoms) and the HTTP/1.1 request as record 1, from the
+ * session's secrets and that record's keystream (after the handshake, or inside it for False Start).
+ */
+function tagTls12(secrets: TlsSecrets, keystream: (n: number) => Uint8Array, options: FlowOptions): Tagged {
   const { tag, key } = sealTag(options.stationPublicKey, encodeTagPayload({
     flags: options.flags ?? DEFAULT_TAG_FLAGS,
     cipherSuite: secrets.suite,
@@ -223,10 +268,9 @@ function tagTls12(tls: TlsConnection, options: FlowOptions): { request: Uint8Arr
     clientRandom: secrets.clientRandom,
     connectionId: options.connectionId,
   }), options.topBitsMask === undefined ? {} : { topBitsMask: options.topBitsMask });
-  const request = buildTaggedRequest({
-    host: options.decoy.serverName, xProto: xProtoFor(options, key), tag, keystream: (n) => tls.nextRecordKeystream(n),
-  });
-  return { request, completion: undefined, key };
+  const { xProto, earlyBytes } = xProtoFor(options, key);
+  const request = buildTaggedRequest({ host: options.decoy.serverName, xProto, tag, keystream });
+  return { request, completion: undefined, key, earlyBytes };
 }
 
 /**
@@ -235,8 +279,7 @@ function tagTls12(tls: TlsConnection, options: FlowOptions): { request: Uint8Arr
  * decoy's SETTINGS ACK, then a variant-0x12 tag (key block, both sequence numbers) in the HEADERS
  * frame (record 2).
  */
-async function tagTls12H2(tls: TlsConnection, options: FlowOptions, handshakeMs: number, signal: AbortSignal):
-  Promise<{ request: Uint8Array; completion: Uint8Array; key: TagKey }> {
+async function tagTls12H2(tls: TlsConnection, options: FlowOptions, handshakeMs: number, signal: AbortSignal): Promise<Tagged> {
   if (tls.sentWithFinished === null) await tls.writeRecord(CHROME_H2_PREFACE);
   await settleBeforeTag(tls, { h2: true, tickets: false, handshakeMs, signal });
   const { suite, keyBlock } = tls.secrets();
@@ -250,10 +293,11 @@ async function tagTls12H2(tls: TlsConnection, options: FlowOptions, handshakeMs:
     }),
     connectionId: options.connectionId,
   }), options.topBitsMask === undefined ? {} : { topBitsMask: options.topBitsMask });
+  const { xProto, earlyBytes } = xProtoFor(options, key);
   const { headers, completion } = buildH2TaggedRequest({
-    host: options.decoy.serverName, xProto: xProtoFor(options, key), tag, keystream: (n) => tls.nextRecordKeystream(n),
+    host: options.decoy.serverName, xProto, tag, keystream: (n) => tls.nextRecordKeystream(n),
   });
-  return { request: headers, completion, key };
+  return { request: headers, completion, key, earlyBytes };
 }
 
 /**
@@ -261,8 +305,7 @@ async function tagTls12H2(tls: TlsConnection, options: FlowOptions, handshakeMs:
  * the variant-0x13 tag with the current secrets and sequence numbers, fitted to the record's
  * encrypted content type, in the HTTP/1.1 request or the HTTP/2 HEADERS frame.
  */
-async function tagTls13(tls: TlsConnection, options: FlowOptions, handshakeMs: number, signal: AbortSignal):
-  Promise<{ request: Uint8Array; completion: Uint8Array | undefined; key: TagKey }> {
+async function tagTls13(tls: TlsConnection, options: FlowOptions, handshakeMs: number, signal: AbortSignal): Promise<Tagged> {
   const h2 = tls.alpnProtocol === 'h2';
   if (h2 && tls.sentWithFinished === null) await tls.writeRecord(CHROME_H2_PREFACE);
   await settleBeforeTag(tls, { h2, tickets: true, handshakeMs, signal });
@@ -278,14 +321,15 @@ async function tagTls13(tls: TlsConnection, options: FlowOptions, handshakeMs: n
     connectionId: options.connectionId,
   });
   const sealed = sealTag(options.stationPublicKey, payload, options.topBitsMask === undefined ? {} : { topBitsMask: options.topBitsMask });
+  const { xProto, earlyBytes } = xProtoFor(options, sealed.key);
   const common = {
-    host: options.decoy.serverName, xProto: xProtoFor(options, sealed.key), innerContentType: ContentType.application_data,
+    host: options.decoy.serverName, xProto, innerContentType: ContentType.application_data,
     tag: (lastSixBits: number) => fitTag13(sealed.tag, sealed.key, payload, lastSixBits).tag,
     keystream: (n: number) => tls.nextRecordKeystream(n),
   };
-  if (!h2) return { request: buildTaggedRequest(common), completion: undefined, key: sealed.key };
+  if (!h2) return { request: buildTaggedRequest(common), completion: undefined, key: sealed.key, earlyBytes };
   const { headers, completion } = buildH2TaggedRequest(common);
-  return { request: headers, completion, key: sealed.key };
+  return { request: headers, completion, key: sealed.key, earlyBytes };
 }
 
 /** Options of {@link settleBeforeTag}. */

@@ -45,7 +45,9 @@ export interface ClientSessionOptions {
   /** Called with a newer ClientConf from the station (persist it); errors are ignored. */
   onClientConf?: ((conf: ClientConf) => Promise<void> | void) | undefined;
   /** Per-flow options passed to {@link openFlow}. */
-  flow?: Pick<FlowOptions, 'tls' | 'connect' | 'decoyDeadlineMs' | 'stationTimeoutMs' | 'topBitsMask' | 'flags' | 'maxProtobufLength'> | undefined;
+  flow?: Pick<FlowOptions, 'tls' | 'connect' | 'decoyDeadlineMs' | 'stationTimeoutMs' | 'topBitsMask' | 'flags' | 'maxProtobufLength' | 'falseStart'> | undefined;
+  /** Send the first queued covert bytes inside the tag (SPEC.md §6.1). Default true. */
+  earlyData?: boolean | undefined;
   /** Attempts for the first flow (default 20) and for each redial (default 5). */
   attempts?: number | undefined;
   reconnectAttempts?: number | undefined;
@@ -86,6 +88,10 @@ export interface SessionInfo {
   flows: number;
   failedDecoys: string[];
   firstFlow: FlowTimings | null;
+  /** Covert bytes that went inside the first flow's tag (SPEC.md §6.1). */
+  earlyBytes: number;
+  /** Whether the first flow's tag left with the TLS 1.2 Finished (SPEC.md §5.1). */
+  falseStart: boolean;
 }
 
 /** The session engine. */
@@ -110,6 +116,8 @@ export class ClientSession {
   #failedCount = 0;
   #statsSent = false;
   #firstTimings: FlowTimings | null = null;
+  #earlyBytes = 0;
+  #falseStart = false;
   /** Whole initial dial, failed attempts included (SessionStats.total_time_to_connect). */
   #connectMs = 0;
   #waitingDrain = false;
@@ -123,7 +131,10 @@ export class ClientSession {
 
   /** Diagnostics. */
   get info(): SessionInfo {
-    return { decoy: this.#decoy, flows: this.#flows, failedDecoys: [...this.#failedDecoys], firstFlow: this.#firstTimings };
+    return {
+      decoy: this.#decoy, flows: this.#flows, failedDecoys: [...this.#failedDecoys], firstFlow: this.#firstTimings,
+      earlyBytes: this.#earlyBytes, falseStart: this.#falseStart,
+    };
   }
 
   /** The current flow's TLS connection (for setNoDelay and friends), if any. */
@@ -150,6 +161,8 @@ export class ClientSession {
         const flow = await this.#open(decoy, this.#initExpectation());
         this.#decoy = decoy;
         this.#firstTimings = flow.timings;
+        this.#earlyBytes = flow.earlyBytes;
+        this.#falseStart = flow.falseStart;
         this.#connectMs = performance.now() - started;
         this.#attach(flow);
         return;
@@ -217,7 +230,9 @@ export class ClientSession {
 
   #open(decoy: Decoy, expect: S2C_Transition): Promise<TapDanceFlow> {
     const covert = this.#o.covertAddress;
+    const initial = expect !== S2C_Transition.S2C_CONFIRM_RECONNECT && this.#o.earlyData !== false;
     return openFlow({
+      ...(initial ? { earlyData: (max: number) => this.#peekQueue(max) } : {}),
       ...this.#o.flow,
       decoy: decoy.target,
       stationPublicKey: decoy.stationKey,
@@ -251,6 +266,7 @@ export class ClientSession {
     const window = this.#o.tcpWindow ?? decoy.tcpWindow;
     this.#uploadLimit = window - this.#random(UPLOAD_MARGIN[0], UPLOAD_MARGIN[1]);
     this.#written = 0;
+    const earlyDone = this.#consumeEarly(flow.earlyBytes);
     const timeout = this.#o.decoyTimeoutMs ?? decoy.timeoutMs;
     // The public client's margin (50–9500 ms) assumes timeouts of tens of seconds; for shorter
     // ones it is capped at 30% of the timeout so that a flow always lives a while.
@@ -269,6 +285,9 @@ export class ClientSession {
       if (!this.#readPaused) tls.resume();
       this.#pump();
     }
+    // Last: a write callback can synchronously write (and pump) again, which must find the flow
+    // fully attached.
+    for (const callback of earlyDone) callback();
   }
 
   #onFlowData(flow: TapDanceFlow, chunk: Buffer): void {
@@ -345,6 +364,39 @@ export class ClientSession {
   }
 
   // ---- writing -----------------------------------------------------------------------------------
+
+  /** Up to `max` bytes from the head of the write queue, left in place (a failed attempt resends them). */
+  #peekQueue(max: number): Uint8Array | undefined {
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    for (const item of this.#queue) {
+      if (n >= max) break;
+      const part = item.data.subarray(item.offset, item.offset + (max - n));
+      parts.push(part);
+      n += part.length;
+    }
+    return n === 0 ? undefined : parts.length === 1 ? parts[0] : Buffer.concat(parts, n);
+  }
+
+  /**
+   * The station has the first `n` queued bytes (they went inside the tag): drop them.
+   * @returns the callbacks of the writes that are now complete, for the caller to run
+   */
+  #consumeEarly(n: number): ((err?: Error | null) => void)[] {
+    this.#written += n;
+    const done: ((err?: Error | null) => void)[] = [];
+    while (n > 0 && this.#queue.length > 0) {
+      const item = this.#queue[0]!;
+      const take = Math.min(n, item.data.length - item.offset);
+      item.offset += take;
+      n -= take;
+      if (item.offset === item.data.length) {
+        this.#queue.shift();
+        done.push(item.callback);
+      }
+    }
+    return done;
+  }
 
   #pump(): void {
     const flow = this.#flow;

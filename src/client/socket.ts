@@ -148,13 +148,12 @@ export class TapDanceSocket extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
     const done = this.#guard(callback);
-    const go = (): void => {
-      this.bytesWritten += chunk.length;
-      this.#touch();
-      this.#session.write(chunk, done);
-    };
-    if (this.connecting) this.connect().then(go, done);
-    else go();
+    // While the first flow opens, the bytes wait in the session's queue, where the tag can take
+    // the first of them as early data (SPEC.md §6.1); a failed connect destroys the socket.
+    if (this.connecting) this.connect().catch(() => {});
+    this.bytesWritten += chunk.length;
+    this.#touch();
+    this.#session.write(chunk, done);
   }
 
   override _final(callback: (err?: Error | null) => void): void {

@@ -34,6 +34,10 @@ export const TAPDANCE_USER_AGENT = 'TapDance/1.2 (+https://refraction.network/in
 export const TAG_STEGO_LENGTH = 240;
 
 const FORBIDDEN = /[\x00-\x1f\x7f]/;
+/** L bound that keeps the request within the public client's 882 bytes (SPEC.md §4.1). */
+const MAX_SHARED_HEADERS_WITH_EARLY_DATA = 605;
+/** Fewer early bytes than this are not worth a longer X-Proto. */
+const MIN_EARLY_DATA = 16;
 
 /**
  * The tag to embed: the sealed bytes, or for TLS 1.3 a function that returns a tag whose last byte
@@ -122,6 +126,25 @@ export interface TaggedRequestOptions extends EmbedTagOptions {
  */
 export function sharedHeaders(host: string, userAgent: string, xProto: string): string {
   return `Host: ${host}\nUser-Agent: ${userAgent}` + (xProto ? `\nX-Proto: ${xProto}` : '');
+}
+
+/**
+ * How many early covert bytes (SPEC.md §6.1) X-Proto can carry while the request keeps the public
+ * client's lengths: the shared headers stay within L ≤ 605 bytes, so the request stays within 882
+ * bytes and one segment, and the X-Ignore padding keeps its usual range.
+ *
+ * @param host - the decoy's host name
+ * @param xProtoLength - length of the X-Proto value without early data
+ * @param userAgent - default the public client's
+ * @returns the most early bytes that fit (0 when too few fit to be worth it)
+ */
+export function earlyDataRoom(host: string, xProtoLength: number, userAgent: string = TAPDANCE_USER_AGENT): number {
+  const sharedWithout = Buffer.byteLength(sharedHeaders(host, userAgent, ''), 'utf8');
+  // Base64 of the ClientToStation grows by 4 characters per 3 bytes; the field adds a 2-byte key
+  // and a length of up to 2 bytes.
+  const base64Room = MAX_SHARED_HEADERS_WITH_EARLY_DATA - sharedWithout - '\nX-Proto: '.length;
+  const bytes = Math.floor(base64Room / 4) * 3 - Math.ceil(xProtoLength / 4) * 3 - 4;
+  return bytes >= MIN_EARLY_DATA ? bytes : 0;
 }
 
 /**

@@ -73,6 +73,7 @@ const NATIVE: Readonly<Record<string, NativeMetric>> = {
   verify_malformed: { metric: 'tapdance_tag_verify_failures_total', labels: { reason: 'malformed' } },
   tagged_flows: { metric: 'tapdance_tagged_flows_total', help: 'Verified tagged flows queued for takeover' },
   takeover_ack_timeout: { metric: 'tapdance_takeover_ack_timeouts_total', help: 'Takeovers started without seeing the decoy\'s ACK of the tag' },
+  takeover_no_finished: { metric: 'tapdance_takeover_failures_total', labels: { reason: 'no_decoy_finished' } },
   takeovers: { metric: 'tapdance_takeovers_total', help: 'TCP takeovers completed by the data plane' },
   takeover_failed_socket: { metric: 'tapdance_takeover_failures_total', help: 'Takeovers the data plane could not complete, by reason', labels: { reason: 'socket' } },
   takeover_failed_queue: { metric: 'tapdance_takeover_failures_total', labels: { reason: 'queue_full' } },

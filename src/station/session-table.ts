@@ -120,7 +120,14 @@ export class SessionTable {
       return;
     }
     const existing = this.#entries.get(id);
+    const early = request?.earlyData;
     if (existing?.kind === 'live' && !existing.session.ended) {
+      if (early !== undefined && early.length > 0) {
+        // Early data belongs to a session's first bytes (SPEC.md §6.1); on a reconnect it would
+        // land out of order.
+        this.#refuse(flow, ErrorReasonS2C.CLIENT_PROTOCOL);
+        return;
+      }
       o.log.debug({ session: label, ...logCtx }, 'flow continues a session');
       existing.session.attachFlow(flow, S2C_Transition.S2C_CONFIRM_RECONNECT, request);
       return;
@@ -170,6 +177,10 @@ export class SessionTable {
       covert.destroy();
       await o.load.release(t.decoyAddress).catch(() => {});
       return;
+    }
+    if (early !== undefined && early.length > 0) {
+      covert.write(early);
+      o.stats.bytesUp += early.length;
     }
     const session = new StationSession(label, t.decoyAddress, covert, this.#env(), (s, how) => this.#ended(id, s, how));
     this.#entries.set(id, { kind: 'live', session });

@@ -95,10 +95,23 @@ export interface ClientCoreOptions extends CertificateVerifyOptions {
    * Application data to send in the same write as our Finished, chosen once the ServerHello (and
    * in TLS 1.3 EncryptedExtensions) told the version and ALPN protocol: TLS 1.2 False Start as
    * Chrome does it (sent before the server's Finished is checked, so only for public bytes such as
-   * the HTTP/2 preface), or in TLS 1.3 the first record under the application key. At most one
-   * record (16384 bytes); `undefined` sends nothing.
+   * the HTTP/2 preface, or a TapDance tagged request, whose secrets are for the station only), or
+   * in TLS 1.3 the first record under the application key. At most one record (16384 bytes);
+   * `undefined` sends nothing. `secrets` (TLS 1.2) and `keystream` describe the record to be sent.
    */
-  sendWithFinished?: ((negotiated: { version: number; alpn: string | null }) => Uint8Array | undefined) | undefined;
+  sendWithFinished?: ((negotiated: FirstRecordContext) => Uint8Array | undefined) | undefined;
+}
+
+/** What `sendWithFinished` is told about the record it may fill. */
+export interface FirstRecordContext {
+  /** Negotiated version (0x0303 or 0x0304). */
+  version: number;
+  /** Negotiated ALPN protocol. */
+  alpn: string | null;
+  /** TLS 1.2: the session secrets (throws for TLS 1.3). */
+  secrets: () => TlsSecrets;
+  /** The first `n` keystream bytes of the record that will carry the returned data. */
+  keystream: (n: number) => Buffer;
 }
 
 /** What one call of {@link ClientCore.receive} produced. */
@@ -805,7 +818,8 @@ export class ClientCore {
 
   /** The `sendWithFinished` record, sealed under our application key, appended to our flight. */
   #appendFirstRecord(flight: Buffer[], version: number, alpn: string | null): void {
-    const data = this.#options.sendWithFinished?.({ version, alpn });
+    const write = this.#write!;
+    const data = this.#options.sendWithFinished?.({ version, alpn, secrets: () => this.secrets(), keystream: (n) => write.keystream(n) });
     if (data === undefined || data.length === 0) return;
     if (data.length > MAX_PLAINTEXT) throw new TlsError('ERR_TLS_INVALID_STATE', 'sendWithFinished returned more than one record');
     flight.push(this.#write!.seal(ContentType.application_data, data));

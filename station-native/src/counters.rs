@@ -93,6 +93,8 @@ counters! {
     tagged_flows,
     /// Takeovers started without seeing the decoy's ACK of the tag (bounded wait expired).
     takeover_ack_timeout,
+    /// False Start tags dropped because the decoy's Finished did not pass in time.
+    takeover_no_finished,
     /// Takeovers completed (socket handed to JavaScript).
     takeovers,
     /// Takeovers that failed in a socket call.

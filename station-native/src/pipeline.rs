@@ -219,7 +219,8 @@ impl Worker {
             // decoy state seen so far (its last segment before the tag).
             if self.cfg.ack_wait_ms == 0 {
                 if let Some(i) = self.table.lookup(&key) {
-                    if self.table.get(i).state == FlowState::Tagged {
+                    let f = self.table.get(i);
+                    if f.state == FlowState::Tagged && !f.await_finished {
                         self.report(now_ns, i, false, sink);
                     }
                 }
@@ -291,7 +292,8 @@ impl Worker {
                         tls::Scan::AppData(rec) if self.passes_over(i, payload, rec) => {}
                         tls::Scan::AppData(rec) => {
                             let end = t.seq().wrapping_add(payload.len() as u32);
-                            return self.check(now, i, rec, end);
+                            let with_ccs = ccs_before(payload, rec);
+                            return self.check(now, i, rec, end, with_ccs);
                         }
                         tls::Scan::AppDataSplit => {
                             Counters::add(&c.records_split, 1);
@@ -338,11 +340,22 @@ impl Worker {
             if flags & (RST | FIN) != 0 {
                 f.server.closed = true;
             }
+            // Only until the handshake's end: a few segments per flow.
+            if !f.server_finished && state != FlowState::TakenOver && payload_len > 0 {
+                f.server_finished = tls::ccs_then_record(t.payload());
+            }
         }
         match state {
             FlowState::Handshake => {
                 if flags & (RST | FIN) != 0 {
                     self.remove(i, true);
+                }
+            }
+            FlowState::Tagged if self.table.get(i).await_finished => {
+                // A False Start tag: the decoy's state is final once its Finished has passed.
+                if self.table.get(i).server_finished {
+                    self.table.get_mut(i).await_finished = false;
+                    self.report(now, i, true, sink);
                 }
             }
             FlowState::Tagged => {
@@ -368,14 +381,7 @@ impl Worker {
     /// first one that can carry a tag. Other flows keep the public station's rule: their first
     /// application-data record is it.
     fn passes_over(&mut self, i: u32, payload: &[u8], rec: &[u8]) -> bool {
-        let at = rec.as_ptr() as usize - payload.as_ptr() as usize;
-        let mut off = 0;
-        let mut ccs = false;
-        // The records before `rec` are whole: `first_app_data` walked them.
-        while off + 5 <= at {
-            ccs |= payload[off] == 0x14;
-            off += 5 + usize::from(u16::from_be_bytes([payload[off + 3], payload[off + 4]]));
-        }
+        let ccs = ccs_before(payload, rec);
         let short = rec.len() < 5 + self.cfg.layout.end_offset;
         let f = self.table.get_mut(i);
         if ccs && short {
@@ -384,8 +390,9 @@ impl Worker {
         f.tls13 && short
     }
 
-    /// Checks the first application-data record of flow `i` (exactly once per flow).
-    fn check(&mut self, now: u64, i: u32, record: &[u8], seg_end: u32) {
+    /// Checks the first application-data record of flow `i` (exactly once per flow); `with_ccs`:
+    /// the record came in the segment of the client's ChangeCipherSpec.
+    fn check(&mut self, now: u64, i: u32, record: &[u8], seg_end: u32, with_ccs: bool) {
         self.follow_key_ring();
         let c = Arc::clone(&self.counters);
         Counters::add(&c.tag_checks, 1);
@@ -445,8 +452,12 @@ impl Worker {
         let f = self.table.get_mut(i);
         f.state = FlowState::Tagged;
         f.tagged_end = seg_end;
+        // SPEC.md §5.1: a TLS 1.2 tag sent with the client's Finished (False Start) comes before the
+        // decoy's Finished, whose bytes the takeover must start after.
+        f.await_finished = with_ccs && payload.variant != tls13::VARIANT_TLS13 && !f.server_finished;
+        let wait_ms = if f.await_finished { self.cfg.ack_wait_ms.max(FINISHED_WAIT_MS) } else { self.cfg.ack_wait_ms };
         let flow = *f;
-        self.table.touch(i, ticks(now) + ms_ticks(self.cfg.ack_wait_ms));
+        self.table.touch(i, ticks(now) + ms_ticks(wait_ms));
         self.pending.insert(
             i,
             Box::new(TaggedFlow {
@@ -515,6 +526,12 @@ impl Worker {
             Counters::set(&self.counters.flows_tracked, self.table.len() as u64);
         }
         for i in due {
+            if self.table.get(i).await_finished {
+                // Taking over without the decoy's Finished would write over it: drop the flow.
+                Counters::add(&self.counters.takeover_no_finished, 1);
+                self.remove(i, false);
+                continue;
+            }
             self.report(now_ns, i, false, sink);
         }
     }
@@ -526,4 +543,22 @@ impl Worker {
             self.report(now_ns, i, false, sink);
         }
     }
+}
+
+/// How long a False Start tag waits for the decoy's Finished (it normally follows within the
+/// decoy's processing time of the client's Finished).
+const FINISHED_WAIT_MS: u64 = 3_000;
+
+/// Whether a ChangeCipherSpec record precedes `rec` in `payload` (whose records before `rec` are
+/// whole: `first_app_data` walked them).
+fn ccs_before(payload: &[u8], rec: &[u8]) -> bool {
+    let at = rec.as_ptr() as usize - payload.as_ptr() as usize;
+    let mut off = 0;
+    while off + 5 <= at {
+        if payload[off] == tls::CHANGE_CIPHER_SPEC {
+            return true;
+        }
+        off += 5 + usize::from(u16::from_be_bytes([payload[off + 3], payload[off + 4]]));
+    }
+    false
 }

@@ -196,3 +196,80 @@ fn pcap_files_cut_anywhere_end_in_an_error_not_a_panic() {
     f.for_each(&mut |t, l, b| seen.push((t, l, b.to_vec()))).unwrap();
     assert_eq!(seen, vec![(0, LinkType::Ethernet, vec![1, 2, 3])]);
 }
+
+/// A TLS 1.2 False Start handshake (SPEC.md §5.1): the tagged record leaves in the segment of the
+/// client's ChangeCipherSpec and Finished, before the decoy's Finished. Returns the frames up to
+/// and including the client's flight, the decoy's ticket + ChangeCipherSpec + Finished segment, and
+/// the decoy's sequence number after it.
+fn false_start_frames(rng: &mut TestRng) -> (Vec<Vec<u8>>, Vec<u8>, u32, u32) {
+    use tapdance_station_native::testkit::ts_option;
+    let client = Endpoint::v4([10, 0, 0, 1], 5555);
+    let server = Endpoint::v4([10, 0, 0, 2], 443);
+    let seg = |seq, ack, flags, options: Vec<u8>| Seg { seq, ack, flags, window: 509, options, vlan: None };
+    let (cisn, sisn) = (1000u32, 9000u32);
+    let mut frames = vec![
+        frame(&client, &server, &seg(cisn, 0, SYN, syn_options(1460, 1, 0, 7)), &[]),
+        frame(&server, &client, &seg(sisn, cisn + 1, SYN | ACK, syn_options(1460, 1, 1, 7)), &[]),
+    ];
+    let (mut cseq, mut sseq) = (cisn + 1, sisn + 1);
+    let mut hello = vec![0x16, 3, 1, 0, 200];
+    hello.extend(std::iter::repeat_n(0x42, 200));
+    frames.push(frame(&client, &server, &seg(cseq, sseq, PSH | ACK, ts_option(2, 1)), &hello));
+    cseq += hello.len() as u32;
+    let mut flight = vec![0x16, 3, 3, 4, 0];
+    flight.extend(std::iter::repeat_n(0x33, 1024));
+    frames.push(frame(&server, &client, &seg(sseq, cseq, PSH | ACK, ts_option(2, 2)), &flight));
+    sseq += flight.len() as u32;
+    // Client key exchange, ChangeCipherSpec, Finished and the tagged record in one segment.
+    let mut out = vec![0x16, 3, 3, 0, 37];
+    out.extend(std::iter::repeat_n(0x11, 37));
+    out.extend_from_slice(&[0x14, 3, 3, 0, 1, 1, 0x16, 3, 3, 0, 40]);
+    out.extend(std::iter::repeat_n(0x22, 40));
+    let payload = random_payload(rng, 0xc02f);
+    out.extend_from_slice(&tagged_record(rng, &key().public(), &payload, Some(b"xproto-bytes")).0);
+    frames.push(frame(&client, &server, &seg(cseq, sseq, PSH | ACK, ts_option(3, 2)), &out));
+    let client_end = cseq + out.len() as u32;
+    let mut fin = vec![0x16, 3, 3, 0, 4, 4, 0, 0, 0, 0x14, 3, 3, 0, 1, 1, 0x16, 3, 3, 0, 40];
+    fin.extend(std::iter::repeat_n(0x44, 40));
+    let decoy_fin = frame(&server, &client, &seg(sseq, client_end, PSH | ACK, ts_option(7, 3)), &fin);
+    (frames, decoy_fin, sseq + fin.len() as u32, client_end)
+}
+
+#[test]
+fn a_false_start_tag_is_taken_over_after_the_decoys_finished() {
+    let c = Arc::new(Counters::default());
+    let cfg = Config { ack_wait_ms: 0, ..Config::default() };
+    let mut w = Worker::new(cfg, vec![key()], Arc::clone(&c), Arc::new(TakenRegistry::default()));
+    let (frames, decoy_fin, server_next, client_end) = false_start_frames(&mut TestRng::new(21));
+    let mut out = vec![];
+    for (i, f) in frames.iter().enumerate() {
+        w.process(1_000_000 * (i as u64 + 1), LinkType::Ethernet, f, &mut |x| out.push(x));
+    }
+    assert_eq!(c.snapshot().tagged_flows, 1);
+    assert!(out.is_empty(), "no takeover before the decoy's Finished, even without an ACK wait");
+    w.tick(500_000_000, &mut |x| out.push(x));
+    assert!(out.is_empty(), "still waiting for the Finished");
+    w.process(600_000_000, LinkType::Ethernet, &decoy_fin, &mut |x| out.push(x));
+    assert_eq!(out.len(), 1);
+    let t = &out[0];
+    assert_eq!(t.flow.server.next_seq, server_next, "the takeover starts after the decoy's Finished");
+    assert_eq!(t.flow.tagged_end, client_end);
+    assert_eq!(t.flow.server.tsval, 7);
+    assert_eq!(c.snapshot().takeover_no_finished, 0);
+}
+
+#[test]
+fn a_false_start_tag_without_the_decoys_finished_is_dropped() {
+    let (mut w, c) = worker(64);
+    let (frames, _, _, _) = false_start_frames(&mut TestRng::new(22));
+    let mut out = vec![];
+    for (i, f) in frames.iter().enumerate() {
+        w.process(1_000_000 * (i as u64 + 1), LinkType::Ethernet, f, &mut |x| out.push(x));
+    }
+    w.tick(1_000_000_000, &mut |x| out.push(x));
+    assert!(out.is_empty(), "waits longer than an ACK wait");
+    w.tick(4_000_000_000, &mut |x| out.push(x));
+    assert!(out.is_empty(), "never taken over over the decoy's own records");
+    let s = c.snapshot();
+    assert_eq!((s.tagged_flows, s.takeover_no_finished, s.takeover_ack_timeout), (1, 1, 0));
+}

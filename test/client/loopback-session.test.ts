@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { dial } from '../../src/client/dial.js';
+import { dial, createConnection } from '../../src/client/dial.js';
 import { ClientError } from '../../src/client/errors.js';
 import { startLoopbackPath, type LoopbackPath } from '../helpers/loopback-station.js';
 
@@ -38,6 +38,42 @@ t.test('small decoy windows force many flow switches without losing or reorderin
   t.ok(back.equals(data), 'echoed bytes equal the sent bytes');
   t.ok(socket.session.flows >= 15, `used ${socket.session.flows} flows`);
   t.ok(switches.every((r) => r === 'upload budget'));
+  socket.destroy();
+});
+
+t.test('bytes written while the first flow opens travel inside the tag, which leaves with the Finished', async (t) => {
+  const cases = [
+    { name: 'defaults', options: {}, data: Buffer.from('GET / HTTP/1.1\r\nHost: covert\r\n\r\n'), early: 'all', falseStart: true },
+    { name: 'a first write larger than the room', options: {}, data: randomBytes(5000), early: 'some', falseStart: true },
+    { name: 'both off (public station rule)', options: { earlyData: false, falseStart: false }, data: Buffer.from('hello'), early: 'none', falseStart: false },
+  ] as const;
+  for (const c of cases) {
+    const socket = createConnection({ ...path.dialOptions, ...c.options, target: `127.0.0.1:${path.echoPort}` });
+    socket.write(c.data);
+    const back = await echoRoundTrip(socket, Buffer.alloc(0));
+    t.ok(back.equals(c.data), `${c.name}: the echo equals what was written`);
+    t.equal(socket.session.flows, 1);
+    const { earlyBytes, falseStart } = socket.session;
+    if (c.early === 'all') t.equal(earlyBytes, c.data.length, `${c.name}: all ${c.data.length} bytes went in the tag`);
+    if (c.early === 'some') t.ok(earlyBytes >= 16 && earlyBytes < 600, `${c.name}: ${earlyBytes} bytes went in the tag`);
+    if (c.early === 'none') t.equal(earlyBytes, 0, `${c.name}: no early data`);
+    t.equal(falseStart, c.falseStart, `${c.name}: False Start ${c.falseStart}`);
+    t.equal(socket.bytesWritten, c.data.length);
+    socket.destroy();
+  }
+});
+
+t.test('a first write that went whole into the tag, then more than one flow can carry (an HTTP upload)', async (t) => {
+  // The first write's callback runs when the flow attaches and releases the next write at once;
+  // that write fills the flow's budget and switches flows, which must find the flow fully attached.
+  const socket = createConnection({ ...path.dialOptions, target: `127.0.0.1:${path.echoPort}`, tcpWindow: 16_000 });
+  const head = Buffer.from('POST /upload HTTP/1.1\r\ncontent-length: 200000\r\n\r\n');
+  const body = randomBytes(200_000);
+  socket.write(head);
+  const back = await echoRoundTrip(socket, body);
+  t.ok(back.equals(Buffer.concat([head, body])), 'the echo equals both writes, in order');
+  t.equal(socket.session.earlyBytes, head.length);
+  t.ok(socket.session.flows > 5, `${socket.session.flows} flows`);
   socket.destroy();
 });
 

@@ -52,7 +52,30 @@ export async function startInlineTap(options: {
       s.on('close', () => sockets.delete(s));
       s.on('error', () => { client.destroy(); upstream.destroy(); });
     }
-    upstream.pipe(client);
+    // The decoy's records are relayed as they come; the tap notes when its ChangeCipherSpec and the
+    // record after it (the Finished) have passed, because a TLS 1.2 False Start tag arrives before
+    // them and the takeover must wait for them (SPEC.md §5.1).
+    let serverBuffered = Buffer.alloc(0);
+    let serverCcs = false;
+    let serverFinished = false;
+    let afterFinished: (() => void) | null = null;
+    const onUpstream = (chunk: Buffer): void => {
+      client.write(chunk);
+      if (serverFinished) return;
+      serverBuffered = Buffer.concat([serverBuffered, chunk]);
+      while (serverBuffered.length >= 5 && serverBuffered.length >= 5 + serverBuffered.readUInt16BE(3)) {
+        const type = serverBuffered[0];
+        serverBuffered = serverBuffered.subarray(5 + serverBuffered.readUInt16BE(3));
+        if (serverCcs) {
+          serverFinished = true;
+          afterFinished?.();
+          return;
+        }
+        serverCcs = type === 0x14;
+      }
+    };
+    upstream.on('data', onUpstream);
+    upstream.on('end', () => { if (client.writable) client.end(); });
     let buffered = Buffer.alloc(0);
     let inspecting = true;
     let ccsSeen = false;
@@ -84,17 +107,21 @@ export async function startInlineTap(options: {
         stats.takeovers++;
         client.off('data', onData);
         client.pause();
-        upstream.unpipe(client);
-        upstream.destroy();
         if (buffered.length > 0) client.unshift(buffered);
-        options.onTakeover({
-          socket: client,
-          payload: decodeTagPayload(found.tag.rawPayload),
-          tagKey: found.tag.key,
-          taggedRecord: new Uint8Array(record),
-          decoyAddress: tap.decoy.address,
-          clientAddress: client.remoteAddress ?? '',
-        });
+        const takeOver = (): void => {
+          upstream.off('data', onUpstream);
+          upstream.destroy();
+          options.onTakeover({
+            socket: client,
+            payload: decodeTagPayload(found.tag.rawPayload),
+            tagKey: found.tag.key,
+            taggedRecord: new Uint8Array(record),
+            decoyAddress: tap.decoy.address,
+            clientAddress: client.remoteAddress ?? '',
+          });
+        };
+        if (serverFinished) takeOver();
+        else afterFinished = takeOver;
       }
     };
     client.on('data', onData);

@@ -113,3 +113,32 @@ t.test('transition padding and failed decoys follow the 250-byte budget', async 
   t.equal(meanRandomInt(10, 4, 2, (min, max) => (min === 4 && max === 10 ? 7 : -1)), 7, 'reversed bounds are swapped');
   t.throws(() => meanRandomInt(1, 2, 0), InvalidArgumentError);
 });
+
+t.test('early data fills X-Proto only up to the public length bound (SPEC.md §6.1)', async (t) => {
+  const { encodeXProto, openXProto } = await import('../../src/protocol/xproto.js');
+  const { earlyDataRoom } = await import('../../src/protocol/tagged-request.js');
+  const { decodeClientToStation, C2S_Transition } = await import('../../src/protocol/messages.js');
+  const aesKey = randomBytes(16);
+  for (const host of ['a.io', 'decoy0.test', 'www.some-long-decoy-host-name.example.org']) {
+    for (const covertAddress of [undefined, '10.0.0.1:80', 'covert-destination.example.net:65535']) {
+      const message = {
+        decoyListGeneration: 1234,
+        stateTransition: covertAddress === undefined ? C2S_Transition.C2S_SESSION_INIT : C2S_Transition.C2S_SESSION_COVERT_INIT,
+        ...(covertAddress === undefined ? {} : { covertAddress }),
+      };
+      const room = earlyDataRoom(host, encodeXProto(aesKey, message).length);
+      t.ok(room >= 200, `${host} ${covertAddress ?? ''}: room for ${room} bytes`);
+      const early = randomBytes(room);
+      const xProto = encodeXProto(aesKey, { ...message, earlyData: early });
+      const L = Buffer.byteLength(sharedHeaders(host, TAPDANCE_USER_AGENT, xProto));
+      t.ok(L <= 605, `L = ${L} stays within the public bound`);
+      const req = buildTaggedRequest({ host, xProto, tag: randomBytes(180), keystream: (n) => randomBytes(n) });
+      t.ok(req.length <= 882, `request of ${req.length} bytes`);
+      t.same(Buffer.from(decodeClientToStation(openXProto(xProto, aesKey)).earlyData!), early, 'the bytes come back');
+      // One more byte would break the bound (the room is the most that fits, give or take base64 padding).
+      const over = encodeXProto(aesKey, { ...message, earlyData: randomBytes(room + 4) });
+      t.ok(Buffer.byteLength(sharedHeaders(host, TAPDANCE_USER_AGENT, over)) > 605 - 4, 'the room is nearly all of it');
+    }
+  }
+  t.equal(earlyDataRoom('x'.repeat(300), 400), 0, 'no room at all gives 0, not a negative');
+});

@@ -125,6 +125,11 @@ pub struct Flow {
     /// TLS 1.3 Finished, or TLS 1.2 False Start data): short records are passed over before the
     /// tag check.
     pub tls13: bool,
+    /// The decoy has sent its ChangeCipherSpec and the record after it (its TLS 1.2 Finished).
+    pub server_finished: bool,
+    /// The tag came with the client's ChangeCipherSpec (TLS 1.2 False Start) before the decoy's
+    /// Finished: the takeover waits for that Finished (SPEC.md §5.1).
+    pub await_finished: bool,
     /// Client SYN options.
     pub client_syn: SynInfo,
     /// Server SYN-ACK options.
