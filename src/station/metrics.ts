@@ -77,6 +77,7 @@ const NATIVE: Readonly<Record<string, NativeMetric>> = {
   takeovers: { metric: 'tapdance_takeovers_total', help: 'TCP takeovers completed by the data plane' },
   takeover_failed_socket: { metric: 'tapdance_takeover_failures_total', help: 'Takeovers the data plane could not complete, by reason', labels: { reason: 'socket' } },
   takeover_failed_queue: { metric: 'tapdance_takeover_failures_total', labels: { reason: 'queue_full' } },
+  decoy_acks_sent: { metric: 'tapdance_decoy_acks_total', help: 'Spoofed ACKs of the decoy\'s Finished sent when a False Start flow was taken over' },
   rsts_sent: { metric: 'tapdance_decoy_rsts_total', help: 'Spoofed RSTs sent to decoys after a taken-over flow ended' },
   keys: { metric: 'tapdance_station_keys', help: 'Station keys each capture worker checks tags with', gauge: true },
   key_updates: { metric: 'tapdance_key_updates_total', help: 'Times a capture worker switched to reloaded keys' },

@@ -101,6 +101,8 @@ counters! {
     takeover_failed_socket,
     /// Takeovers dropped because the queue to the takeover thread was full.
     takeover_failed_queue,
+    /// Spoofed ACKs of the decoy's Finished sent at False Start takeovers.
+    decoy_acks_sent,
     /// Spoofed RSTs sent to decoys.
     rsts_sent,
     /// Station keys the worker checks tags with (gauge).

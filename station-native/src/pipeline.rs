@@ -354,7 +354,6 @@ impl Worker {
             FlowState::Tagged if self.table.get(i).await_finished => {
                 // A False Start tag: the decoy's state is final once its Finished has passed.
                 if self.table.get(i).server_finished {
-                    self.table.get_mut(i).await_finished = false;
                     self.report(now, i, true, sink);
                 }
             }

@@ -141,6 +141,10 @@ impl Station {
                                 Ok(fd) => {
                                     Counters::add(&counters2[wi].takeovers, 1);
                                     ev.fd = Some(fd);
+                                    // SPEC.md §5.1: the decoy's Finished gets its ACK (see rst.rs).
+                                    if ev.tagged.flow.await_finished && rst::send_decoy_ack(&ev.tagged.flow).is_ok() {
+                                        Counters::add(&counters2[wi].decoy_acks_sent, 1);
+                                    }
                                 }
                                 Err(e) => {
                                     Counters::add(&counters2[wi].takeover_failed_socket, 1);

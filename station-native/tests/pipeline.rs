@@ -255,6 +255,8 @@ fn a_false_start_tag_is_taken_over_after_the_decoys_finished() {
     assert_eq!(t.flow.server.next_seq, server_next, "the takeover starts after the decoy's Finished");
     assert_eq!(t.flow.tagged_end, client_end);
     assert_eq!(t.flow.server.tsval, 7);
+    assert!(t.flow.await_finished, "marked, so that the takeover acknowledges the decoy's Finished");
+    assert_eq!(t.flow.server.ack, client_end, "the decoy's rcv_nxt, the sequence number of that ACK");
     assert_eq!(c.snapshot().takeover_no_finished, 0);
 }
 

@@ -128,7 +128,8 @@ pub struct Flow {
     /// The decoy has sent its ChangeCipherSpec and the record after it (its TLS 1.2 Finished).
     pub server_finished: bool,
     /// The tag came with the client's ChangeCipherSpec (TLS 1.2 False Start) before the decoy's
-    /// Finished: the takeover waits for that Finished (SPEC.md §5.1).
+    /// Finished: the takeover waits for that Finished, then acknowledges it to the decoy (SPEC.md
+    /// §5.1). Stays set in the reported flow.
     pub await_finished: bool,
     /// Client SYN options.
     pub client_syn: SynInfo,

@@ -5,6 +5,11 @@
 //! the acknowledgment number it last sent — unless it accepted more client data since. So the
 //! RST goes out with the decoy's latest advertised ACK and, when different, with the client's
 //! highest sequence number seen; one of them is exact, the other is harmless.
+//!
+//! A flow whose tag came with the client's Finished (TLS 1.2 False Start, SPEC.md §5.1) also gets
+//! a spoofed ACK of the decoy's Finished at takeover: the client's own ACKs already cover the
+//! station's first bytes, which the decoy never sent, so the decoy discards them and would
+//! retransmit its Finished until the final RST.
 
 use std::io;
 
@@ -25,13 +30,19 @@ fn sum(b: &[u8]) -> u32 {
 
 /// Builds an IPv4 or IPv6 packet carrying an RST|ACK from `src` to `dst`.
 pub fn build_rst(src: (&[u8; 16], u16), dst: (&[u8; 16], u16), v6: bool, seq: u32, ack: u32) -> Vec<u8> {
+    build_segment(src, dst, v6, seq, ack, RST | ACK, 0)
+}
+
+/// Builds an IPv4 or IPv6 packet carrying a bare TCP segment (no options, no payload).
+pub fn build_segment(src: (&[u8; 16], u16), dst: (&[u8; 16], u16), v6: bool, seq: u32, ack: u32, flags: u8, window: u16) -> Vec<u8> {
     let mut tcp = [0u8; 20];
     tcp[0..2].copy_from_slice(&src.1.to_be_bytes());
     tcp[2..4].copy_from_slice(&dst.1.to_be_bytes());
     tcp[4..8].copy_from_slice(&seq.to_be_bytes());
     tcp[8..12].copy_from_slice(&ack.to_be_bytes());
     tcp[12] = 5 << 4;
-    tcp[13] = RST | ACK;
+    tcp[13] = flags;
+    tcp[14..16].copy_from_slice(&window.to_be_bytes());
     let mut pkt = Vec::with_capacity(60);
     if v6 {
         let c = fold(sum(src.0) + sum(dst.0) + 20 + 6 + sum(&tcp));
@@ -79,6 +90,20 @@ pub fn send_decoy_rst(f: &Flow) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Sends the client's ACK of everything the decoy sent (its Finished) to the decoy of `f`: sequence
+/// number the decoy's rcv_nxt, acknowledgment its snd_nxt, the client's last window. No timestamp
+/// option: Linux applies PAWS only to segments that carry one.
+///
+/// # Errors
+/// The OS error of the raw socket (needs CAP_NET_RAW).
+pub fn send_decoy_ack(f: &Flow) -> io::Result<()> {
+    let v6 = f.v6;
+    let fd = if v6 { sys::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_RAW)? } else { sys::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW)? };
+    let pkt = build_segment((&f.key.client, f.key.client_port), (&f.key.server, f.key.server_port), v6, f.server.ack, f.server.next_seq, ACK, f.client.window);
+    sys::sendto(&fd, &pkt, &f.key.server, v6)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +115,16 @@ mod tests {
         let p = parse_frame(LinkType::RawIp, &pkt).unwrap();
         assert_eq!((p.tcp.src_port(), p.tcp.dst_port(), p.tcp.seq(), p.tcp.ack(), p.tcp.flags()), (40000, 443, 77, 88, RST | ACK));
         assert_eq!(fold(sum(&pkt[..20])), 0, "IPv4 header checksum");
+        let pseudo = sum(&pkt[12..20]) + 6 + 20 + sum(&pkt[20..]);
+        assert_eq!(fold(pseudo), 0, "TCP checksum");
+    }
+
+    #[test]
+    fn a_bare_ack_carries_its_flags_and_window_with_valid_checksums() {
+        let pkt = build_segment((&v4_mapped([10, 0, 0, 2]), 40000), (&v4_mapped([10, 0, 1, 2]), 443), false, 77, 88, ACK, 502);
+        let p = parse_frame(LinkType::RawIp, &pkt).unwrap();
+        assert_eq!((p.tcp.seq(), p.tcp.ack(), p.tcp.flags(), p.tcp.window()), (77, 88, ACK, 502));
+        assert!(p.tcp.payload().is_empty());
         let pseudo = sum(&pkt[12..20]) + 6 + 20 + sum(&pkt[20..]);
         assert_eq!(fold(pseudo), 0, "TCP checksum");
     }
