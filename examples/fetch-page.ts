@@ -81,6 +81,7 @@ const req = request({
         body: bytes <= 4096 ? Buffer.concat(chunks).toString('utf8') : undefined,
         ms: { connect: connectedAt - started, firstByte: firstByteAt - started, total: done - started },
         firstFlow: s?.firstFlow, flows: s?.flows, decoy: s?.decoy?.target.serverName,
+        earlyBytes: s?.earlyBytes, falseStart: s?.falseStart,
         cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       })}\n`);
     }

@@ -43,6 +43,8 @@ async function main(): Promise<number> {
     out(`   TCP to decoy           ${ms(f?.tcpMs)}`);
     out(`   TLS 1.2 handshake      ${ms(f?.tlsMs)}   (our own TLS client, Chrome 62 ClientHello)`);
     out(`   tag sent -> station    ${ms(f?.stationMs)}   (tag in the first record's ciphertext; station took the flow over)`);
+    if (r.falseStart === true) out('                          (the tag left with the client\'s Finished: TLS False Start)');
+    if ((r.earlyBytes ?? 0) > 0) out(`   first ${r.earlyBytes} request bytes rode inside the tag: the covert server had them before the station answered`);
     out(`   HTTP ${r.status}, ${r.bytes} bytes: ${JSON.stringify(r.body)}`);
     out(`   total ${ms(r.ms.total)} over ${r.flows} flow(s)`);
     const started = path.stationLog.find((l) => l.msg === 'session started');

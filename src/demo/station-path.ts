@@ -51,6 +51,9 @@ export interface FetchSummary {
   uploaded?: { bytes: number; sha256: string };
   ms: { connect: number; firstByte: number; total: number };
   firstFlow?: { tcpMs: number; tlsMs: number; stationMs: number };
+  /** Covert bytes sent inside the tag, and whether the tag left with the TLS 1.2 Finished. */
+  earlyBytes?: number;
+  falseStart?: boolean;
   flows?: number;
   decoy?: string;
   /** CPU time of the client process (user + system), ms. */

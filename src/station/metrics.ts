@@ -74,6 +74,7 @@ const NATIVE: Readonly<Record<string, NativeMetric>> = {
   tagged_flows: { metric: 'tapdance_tagged_flows_total', help: 'Verified tagged flows queued for takeover' },
   takeover_ack_timeout: { metric: 'tapdance_takeover_ack_timeouts_total', help: 'Takeovers started without seeing the decoy\'s ACK of the tag' },
   takeover_no_finished: { metric: 'tapdance_takeover_failures_total', labels: { reason: 'no_decoy_finished' } },
+  takeover_decoy_answered: { metric: 'tapdance_takeover_failures_total', labels: { reason: 'decoy_answered' } },
   takeovers: { metric: 'tapdance_takeovers_total', help: 'TCP takeovers completed by the data plane' },
   takeover_failed_socket: { metric: 'tapdance_takeover_failures_total', help: 'Takeovers the data plane could not complete, by reason', labels: { reason: 'socket' } },
   takeover_failed_queue: { metric: 'tapdance_takeover_failures_total', labels: { reason: 'queue_full' } },

@@ -95,6 +95,8 @@ counters! {
     takeover_ack_timeout,
     /// False Start tags dropped because the decoy's Finished did not pass in time.
     takeover_no_finished,
+    /// False Start tags dropped because the decoy answered right after its Finished.
+    takeover_decoy_answered,
     /// Takeovers completed (socket handed to JavaScript).
     takeovers,
     /// Takeovers that failed in a socket call.

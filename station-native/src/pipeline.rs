@@ -327,6 +327,7 @@ impl Worker {
         let payload_len = t.payload().len() as u32;
         let ack = (flags & ACK != 0).then(|| t.ack());
         let state = self.table.get(i).state;
+        let mut decoy_answered = false;
         {
             let f = self.table.get_mut(i);
             if flags & SYN != 0 {
@@ -342,7 +343,14 @@ impl Worker {
             }
             // Only until the handshake's end: a few segments per flow.
             if !f.server_finished && state != FlowState::TakenOver && payload_len > 0 {
-                f.server_finished = tls::ccs_then_record(t.payload());
+                match tls::decoy_finished(t.payload()) {
+                    tls::DecoyFinished::No => {}
+                    tls::DecoyFinished::Waiting => f.server_finished = true,
+                    tls::DecoyFinished::Answered => {
+                        f.server_finished = true;
+                        decoy_answered = true;
+                    }
+                }
             }
         }
         match state {
@@ -352,8 +360,12 @@ impl Worker {
                 }
             }
             FlowState::Tagged if self.table.get(i).await_finished => {
-                // A False Start tag: the decoy's state is final once its Finished has passed.
-                if self.table.get(i).server_finished {
+                // A False Start tag: the decoy's state is final once its Finished has passed, unless
+                // it answered the request in the same breath (its records would clash with ours).
+                if decoy_answered {
+                    Counters::add(&self.counters.takeover_decoy_answered, 1);
+                    self.remove(i, false);
+                } else if self.table.get(i).server_finished {
                     self.report(now, i, true, sink);
                 }
             }

@@ -202,6 +202,11 @@ fn pcap_files_cut_anywhere_end_in_an_error_not_a_panic() {
 /// and including the client's flight, the decoy's ticket + ChangeCipherSpec + Finished segment, and
 /// the decoy's sequence number after it.
 fn false_start_frames(rng: &mut TestRng) -> (Vec<Vec<u8>>, Vec<u8>, u32, u32) {
+    false_start_frames_with(rng, &[])
+}
+
+/// As [`false_start_frames`], with `after` appended to the decoy's Finished segment.
+fn false_start_frames_with(rng: &mut TestRng, after: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>, u32, u32) {
     use tapdance_station_native::testkit::ts_option;
     let client = Endpoint::v4([10, 0, 0, 1], 5555);
     let server = Endpoint::v4([10, 0, 0, 2], 443);
@@ -231,6 +236,7 @@ fn false_start_frames(rng: &mut TestRng) -> (Vec<Vec<u8>>, Vec<u8>, u32, u32) {
     let client_end = cseq + out.len() as u32;
     let mut fin = vec![0x16, 3, 3, 0, 4, 4, 0, 0, 0, 0x14, 3, 3, 0, 1, 1, 0x16, 3, 3, 0, 40];
     fin.extend(std::iter::repeat_n(0x44, 40));
+    fin.extend_from_slice(after);
     let decoy_fin = frame(&server, &client, &seg(sseq, client_end, PSH | ACK, ts_option(7, 3)), &fin);
     (frames, decoy_fin, sseq + fin.len() as u32, client_end)
 }
@@ -274,4 +280,22 @@ fn a_false_start_tag_without_the_decoys_finished_is_dropped() {
     assert!(out.is_empty(), "never taken over over the decoy's own records");
     let s = c.snapshot();
     assert_eq!((s.tagged_flows, s.takeover_no_finished, s.takeover_ack_timeout), (1, 1, 0));
+}
+
+#[test]
+fn a_false_start_tag_is_dropped_when_the_decoy_answers_with_its_finished() {
+    let c = Arc::new(Counters::default());
+    let cfg = Config { ack_wait_ms: 0, ..Config::default() };
+    let mut w = Worker::new(cfg, vec![key()], Arc::clone(&c), Arc::new(TakenRegistry::default()));
+    // A strict HTTP parser's 400 right behind the Finished, in the same segment.
+    let (frames, decoy_fin, _, _) = false_start_frames_with(&mut TestRng::new(23), &[0x17, 3, 3, 0, 3, 1, 2, 3]);
+    let mut out = vec![];
+    for (i, f) in frames.iter().enumerate() {
+        w.process(1_000_000 * (i as u64 + 1), LinkType::Ethernet, f, &mut |x| out.push(x));
+    }
+    w.process(600_000_000, LinkType::Ethernet, &decoy_fin, &mut |x| out.push(x));
+    w.tick(5_000_000_000, &mut |x| out.push(x));
+    assert!(out.is_empty(), "its records would clash with the station's");
+    let s = c.snapshot();
+    assert_eq!((s.tagged_flows, s.takeover_decoy_answered, s.takeover_no_finished), (1, 1, 0));
 }

@@ -26,6 +26,8 @@ export interface InlineTapStats {
   passedThrough: number;
   /** Short application-data records of marked flows passed over before the checked one. */
   shortRecords: number;
+  /** False Start tags not taken over because the decoy answered right after its Finished. */
+  decoyAnswered: number;
 }
 
 export interface InlineTap {
@@ -41,7 +43,7 @@ export async function startInlineTap(options: {
   stationKeys: Uint8Array[];
   onTakeover: (t: Takeover) => void;
 }): Promise<InlineTap> {
-  const stats: InlineTapStats = { connections: 0, takeovers: 0, passedThrough: 0, shortRecords: 0 };
+  const stats: InlineTapStats = { connections: 0, takeovers: 0, passedThrough: 0, shortRecords: 0, decoyAnswered: 0 };
   const sockets = new Set<Socket>();
   const tap: InlineTap = { port: 0, stats, decoy: { ...options.decoy }, close: async () => {} };
   const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
@@ -58,7 +60,7 @@ export async function startInlineTap(options: {
     let serverBuffered = Buffer.alloc(0);
     let serverCcs = false;
     let serverFinished = false;
-    let afterFinished: (() => void) | null = null;
+    let afterFinished: ((answered: boolean) => void) | null = null;
     const onUpstream = (chunk: Buffer): void => {
       client.write(chunk);
       if (serverFinished) return;
@@ -68,7 +70,9 @@ export async function startInlineTap(options: {
         serverBuffered = serverBuffered.subarray(5 + serverBuffered.readUInt16BE(3));
         if (serverCcs) {
           serverFinished = true;
-          afterFinished?.();
+          // Records right behind the Finished: the decoy answered the request (the native
+          // station drops such a flow too).
+          afterFinished?.(serverBuffered.length > 0);
           return;
         }
         serverCcs = type === 0x14;
@@ -120,8 +124,20 @@ export async function startInlineTap(options: {
             clientAddress: client.remoteAddress ?? '',
           });
         };
-        if (serverFinished) takeOver();
-        else afterFinished = takeOver;
+        if (serverFinished) {
+          takeOver();
+          return;
+        }
+        afterFinished = (answered) => {
+          if (!answered) {
+            takeOver();
+            return;
+          }
+          stats.takeovers--;
+          stats.decoyAnswered++;
+          client.on('data', (c: Buffer) => upstream.write(c));
+          client.resume();
+        };
       }
     };
     client.on('data', onData);

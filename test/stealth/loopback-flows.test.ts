@@ -26,6 +26,7 @@ let h2: Http2SecureServer;
 let h2tls12: Http2SecureServer;
 let https13: ReturnType<typeof createHttpsServer>;
 let https12: ReturnType<typeof createHttpsServer>;
+let strict12: ReturnType<typeof createHttpsServer>;
 let mlkem: Tls13Server;
 const tlsVersions: string[] = [];
 
@@ -46,8 +47,11 @@ t.before(async () => {
   });
   for (const s of [h2, h2tls12]) s.on('secureConnection', (c) => tlsVersions.push(`${c.getProtocol()} ${c.alpnProtocol}`));
   https13 = createHttpsServer({ ...leaf, minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'] }, (_req, res) => res.end('ok'));
-  https12 = createHttpsServer({ ...leaf, maxVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, (_req, res) => res.end('ok'));
-  for (const s of [h2, h2tls12, https13, https12]) {
+  // Lenient like nginx, which waits for the rest of a request whose X-Ignore value holds any byte
+  // but CR, LF and NUL; node's strict parser answers a DEL there with 400 (see the test below).
+  https12 = createHttpsServer({ ...leaf, maxVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'], insecureHTTPParser: true }, (_req, res) => res.end('ok'));
+  strict12 = createHttpsServer({ ...leaf, maxVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, (_req, res) => res.end('ok'));
+  for (const s of [h2, h2tls12, https13, https12, strict12]) {
     s.on('tlsClientError', () => {});
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   }
@@ -56,7 +60,7 @@ t.before(async () => {
 });
 t.teardown(async () => {
   await tap.close();
-  for (const s of [h2, h2tls12, https13, https12]) await new Promise((r) => s.close(r));
+  for (const s of [h2, h2tls12, https13, https12, strict12]) await new Promise((r) => s.close(r));
   await mlkem.close();
   await path.close();
 });
@@ -104,6 +108,17 @@ t.test('a session completes through a server that picks X25519MLKEM768', async (
 t.test('a session completes through a TLS 1.2-only decoy, with Chromium and Chrome 62 profiles', async (t) => {
   t.ok(await roundTrip(port(https12)), 'Chromium profile, TLS 1.2 tag');
   t.ok(await roundTrip(port(https12), CHROME_62), 'Chrome 62 profile');
+});
+
+t.test('a TLS 1.2 decoy that answers right behind its Finished gets no takeover, and the client a typed error', async (t) => {
+  // With the tag sent alongside the client's Finished, a decoy that rejects the request (a strict
+  // parser's 400) does so in the same flight as its Finished; a takeover there would clash.
+  tap.decoy.port = port(strict12);
+  const before = tap.stats.decoyAnswered;
+  const err = await dial({ ...path.dialOptions, attempts: 1, decoyPort: tap.port, tls: { ca: path.ca.root.cert, profile: CHROME_62 }, target: `127.0.0.1:${path.echoPort}` })
+    .catch((e: unknown) => e);
+  t.ok(err instanceof ClientError, String(err));
+  t.equal(tap.stats.decoyAnswered, before + 1, 'the tap saw the answer and did not take over');
 });
 
 t.test('an HTTP/2 flow whose tag no station reads is completed for the decoy, which answers a GET', async (t) => {

@@ -48,27 +48,39 @@ pub fn first_app_data(payload: &[u8]) -> Scan<'_> {
     if rest.first().is_none_or(|ct| (0x14..=0x18).contains(ct)) { Scan::NotYet } else { Scan::Bogus }
 }
 
-/// Whether a decoy segment carries a ChangeCipherSpec record followed by a whole record (its
-/// Finished): a walk from the segment's first byte over plausible, whole records only. The decoy's
-/// flight after the client's Finished (NewSessionTicket, ChangeCipherSpec, Finished) starts a
-/// segment; a segment in the middle of a record fails the walk.
-pub fn ccs_then_record(payload: &[u8]) -> bool {
+/// What a decoy segment says about the end of its TLS 1.2 handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecoyFinished {
+    /// No ChangeCipherSpec followed by a whole record (or not a walk of whole records).
+    No,
+    /// ChangeCipherSpec and Finished, and nothing after them: the decoy waits for the request.
+    Waiting,
+    /// More records follow the Finished in the same segment: the decoy already answered (e.g. an
+    /// HTTP 400 from a strict parser) and is not a usable decoy for this flow.
+    Answered,
+}
+
+/// Looks for the decoy's ChangeCipherSpec and Finished in a segment: a walk from the segment's
+/// first byte over plausible, whole records. The decoy's flight after the client's Finished
+/// (NewSessionTicket, ChangeCipherSpec, Finished) starts a segment; a segment from the middle of a
+/// record fails the walk.
+pub fn decoy_finished(payload: &[u8]) -> DecoyFinished {
     let mut rest = payload;
     let mut ccs = false;
     while rest.len() >= 5 {
         let ct = rest[0];
         let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
         if !(0x14..=0x17).contains(&ct) || rest[1] != 3 || len > MAX_BODY {
-            return false;
+            return DecoyFinished::No;
         }
-        let Some(next) = rest.get(5 + len..) else { return false };
+        let Some(next) = rest.get(5 + len..) else { return DecoyFinished::No };
         if ccs {
-            return true;
+            return if next.is_empty() { DecoyFinished::Waiting } else { DecoyFinished::Answered };
         }
         ccs = ct == CHANGE_CIPHER_SPEC;
         rest = next;
     }
-    false
+    DecoyFinished::No
 }
 
 #[cfg(test)]
@@ -77,16 +89,19 @@ mod tests {
 
     #[test]
     fn finds_the_decoys_change_cipher_spec_and_finished() {
+        use DecoyFinished::{Answered, No, Waiting};
         let ticket = [0x16, 3, 3, 0, 3, 4, 0, 0];
         let ccs = [0x14, 3, 3, 0, 1, 1];
         let fin = [0x16, 3, 3, 0, 2, 9, 9];
-        assert!(ccs_then_record(&[&ticket[..], &ccs, &fin].concat()));
-        assert!(ccs_then_record(&[&ccs[..], &fin].concat()));
+        let response = [0x17, 3, 3, 0, 2, 7, 7];
+        assert_eq!(decoy_finished(&[&ticket[..], &ccs, &fin].concat()), Waiting);
+        assert_eq!(decoy_finished(&[&ccs[..], &fin].concat()), Waiting);
+        assert_eq!(decoy_finished(&[&ticket[..], &ccs, &fin, &response].concat()), Answered);
         // The Finished not whole yet, no ChangeCipherSpec, or bytes from the middle of a record.
-        assert!(!ccs_then_record(&[&ccs[..], &fin[..6]].concat()));
-        assert!(!ccs_then_record(&[&ticket[..], &fin].concat()));
-        assert!(!ccs_then_record(&[0x30, 0x82, 0x05, 0x14, 3, 3, 0, 1, 1]));
-        assert!(!ccs_then_record(&[]));
+        assert_eq!(decoy_finished(&[&ccs[..], &fin[..6]].concat()), No);
+        assert_eq!(decoy_finished(&[&ticket[..], &fin].concat()), No);
+        assert_eq!(decoy_finished(&[0x30, 0x82, 0x05, 0x14, 3, 3, 0, 1, 1]), No);
+        assert_eq!(decoy_finished(&[]), No);
     }
 
     #[test]
