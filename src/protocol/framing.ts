@@ -200,6 +200,21 @@ export class FrameDecoder {
   }
 
   #next(): Frame | null {
+    const first = this.#chunks[0];
+    if (first !== undefined && first.length >= 2 && first[0]! >= 0x80) {
+      // The common case, a data frame: its header read in place, its data a view when it lies in
+      // the first chunk.
+      const n = 0x10000 - ((first[0]! << 8) | first[1]!);
+      if (this.#buffered < 2 + n) return null;
+      if (first.length < 2 + n) {
+        this.#skip(2);
+        return { type: 'data', data: this.#take(n) };
+      }
+      this.#buffered -= 2 + n;
+      if (first.length === 2 + n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(2 + n);
+      return { type: 'data', data: first.subarray(2, 2 + n) };
+    }
     if (this.#buffered < 2) return null;
     const head = this.#peek(Math.min(this.#buffered, 6));
     const tl = new DataView(head.buffer, head.byteOffset, head.byteLength).getInt16(0);

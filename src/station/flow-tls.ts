@@ -189,7 +189,7 @@ export class FlowTls extends Duplex {
     this.#deframer.push(chunk);
     let more = true;
     try {
-      for (let raw = this.#deframer.next(); raw !== null; raw = this.#deframer.next()) {
+      for (let raw = this.#deframer.next(true); raw !== null; raw = this.#deframer.next(true)) {
         const { contentType, plaintext } = this.#session.read.openFragment(raw.contentType, raw.version, raw.body);
         if (contentType === ContentType.application_data) {
           this.bytesIn += plaintext.length;

@@ -36,6 +36,8 @@ export const DOWNSTREAM_CHUNK = 16382;
 /** Largest protobuf a client may send (its messages are < 1 KiB). */
 const MAX_CLIENT_PROTOBUF = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
+/** Header of a full downstream data frame, shared by all of them (it is only ever read). */
+const FULL_FRAME_HEADER = Buffer.from(encodeDataFrameHeader(DOWNSTREAM_CHUNK).buffer);
 
 /** Settings and services a session needs. */
 export interface SessionEnv {
@@ -277,7 +279,7 @@ export class StationSession {
     tls.cork();
     while (this.#carryBytes >= DOWNSTREAM_CHUNK || (flush && this.#carryBytes > 0)) {
       const n = Math.min(DOWNSTREAM_CHUNK, this.#carryBytes);
-      tls.write(encodeDataFrameHeader(n));
+      tls.write(n === DOWNSTREAM_CHUNK ? FULL_FRAME_HEADER : Buffer.from(encodeDataFrameHeader(n).buffer));
       for (let left = n; left > 0;) {
         const first = carry[0]!;
         if (first.length <= left) {

@@ -308,7 +308,8 @@ export class ClientCore {
     try {
       if (this.#state === 'Start') throw unexpected('data before the ClientHello', this.#state);
       this.#records.push(chunk);
-      for (let rec = this.#records.next(); rec !== null; rec = this.#records.next()) {
+      // Once records are protected, each body is decrypted before the next is taken (transient).
+      for (let rec = this.#records.next(this.#read !== undefined); rec !== null; rec = this.#records.next(this.#read !== undefined)) {
         this.#onRecord(rec, out);
         if ((this.#state as ClientState) === 'Closed') break; // narrowed above, changed by #onRecord
       }

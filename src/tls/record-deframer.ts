@@ -39,6 +39,8 @@ const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(ContentType));
 export class RecordDeframer {
   #chunks: Uint8Array[] = [];
   #length = 0;
+  /** Where a record that spans chunks is joined when the caller takes it as transient. */
+  #scratch: Buffer | undefined;
 
   /** Bytes buffered that do not yet form a whole record. */
   get buffered(): number {
@@ -59,11 +61,26 @@ export class RecordDeframer {
   /**
    * Take the next whole record, if one is buffered.
    *
+   * @param transient - the caller is done with the body before its next call (it decrypts it
+   *   at once): a record that spans chunks is then joined in a buffer reused by later calls
+   *   instead of a new one.
    * @returns the record, or null when more bytes are needed.
    * @throws TlsError `ERR_TLS_UNEXPECTED_MESSAGE` for an unknown content type, `ERR_TLS_DECODE`
    *   for a version that is not 3.x, `ERR_TLS_RECORD_OVERFLOW` for a body over 2^14 + 2048.
    */
-  next(): RawRecord | null {
+  next(transient = false): RawRecord | null {
+    const first = this.#chunks[0];
+    if (first !== undefined && first.length >= RECORD_HEADER_LENGTH) {
+      // The common case: the whole header in the first chunk, read in place.
+      const contentType = first[0]!;
+      checkType(contentType);
+      if (first[1] !== 3) throw notTls(first[1]!);
+      const length = (first[3]! << 8) | first[4]!;
+      if (length > MAX_CIPHERTEXT) throw overflow(length);
+      if (this.#length < RECORD_HEADER_LENGTH + length) return null;
+      const version = (first[1] << 8) | first[2]!;
+      return { contentType, version, body: this.#take(RECORD_HEADER_LENGTH + length, transient).subarray(RECORD_HEADER_LENGTH) };
+    }
     if (this.#length < RECORD_HEADER_LENGTH) {
       // Check what we have of the header early: garbage should fail without waiting.
       if (this.#length > 0) checkType(this.#peek(0));
@@ -75,11 +92,9 @@ export class RecordDeframer {
     const version = (this.#peek(1) << 8) | this.#peek(2);
     if (version >>> 8 !== 3) throw notTls(version >>> 8);
     const length = (this.#peek(3) << 8) | this.#peek(4);
-    if (length > MAX_CIPHERTEXT) {
-      throw new TlsError('ERR_TLS_RECORD_OVERFLOW', `record length ${length} exceeds 2^14 + 2048`, { context: { length } });
-    }
+    if (length > MAX_CIPHERTEXT) throw overflow(length);
     if (this.#length < RECORD_HEADER_LENGTH + length) return null;
-    const record = this.#take(RECORD_HEADER_LENGTH + length);
+    const record = this.#take(RECORD_HEADER_LENGTH + length, transient);
     return { contentType, version, body: record.subarray(RECORD_HEADER_LENGTH) };
   }
 
@@ -91,7 +106,7 @@ export class RecordDeframer {
     return 0; // unreachable: callers check #length first
   }
 
-  #take(n: number): Uint8Array {
+  #take(n: number, transient: boolean): Uint8Array {
     const first = this.#chunks[0]!;
     let out: Uint8Array;
     if (first.length >= n) {
@@ -99,7 +114,8 @@ export class RecordDeframer {
       if (first.length === n) this.#chunks.shift();
       else this.#chunks[0] = first.subarray(n);
     } else {
-      out = new Uint8Array(n);
+      // Every byte is written below.
+      out = transient ? (this.#scratch ??= Buffer.allocUnsafe(RECORD_HEADER_LENGTH + MAX_CIPHERTEXT)).subarray(0, n) : Buffer.allocUnsafe(n);
       let off = 0;
       while (off < n) {
         const c = this.#chunks[0]!;
@@ -136,6 +152,10 @@ function checkType(type: number): void {
   if (!KNOWN_TYPES.has(type)) {
     throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', `unknown record content type ${type}`, { context: { contentType: type } });
   }
+}
+
+function overflow(length: number): TlsError {
+  return new TlsError('ERR_TLS_RECORD_OVERFLOW', `record length ${length} exceeds 2^14 + 2048`, { context: { length } });
 }
 
 function notTls(major: number): TlsError {

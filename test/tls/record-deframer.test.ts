@@ -82,3 +82,18 @@ t.test('any byte sequence yields records or a TlsError, never another exception'
     }
   }), { numRuns: 2000 });
 });
+
+t.test('transient records that span chunks are joined in one reused buffer, with the same bytes', async (t) => {
+  const bodies = [randomBytes(3000), randomBytes(16384 + 2048), randomBytes(7)];
+  const bytes = Buffer.concat(bodies.map((b) => record(23, b)));
+  const d = new RecordDeframer();
+  for (let i = 0; i < bytes.length; i += 1000) d.push(bytes.subarray(i, i + 1000));
+  const seen: Uint8Array[] = [];
+  for (let r = d.next(true); r !== null; r = d.next(true)) {
+    t.equal(Buffer.from(r.body).toString('hex'), bodies[seen.length]!.toString('hex'), `record ${seen.length}`);
+    seen.push(r.body);
+  }
+  t.equal(seen.length, 3);
+  t.equal(seen[0]!.buffer, seen[1]!.buffer, 'the second spanning record reused the first one\'s buffer');
+  t.equal(d.buffered, 0);
+});
