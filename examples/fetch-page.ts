@@ -8,7 +8,8 @@
  *
  * Options: --ca FILE (trust this CA for decoys, for test decoys), --decoy-port N, --upload BYTES
  * (POST that many random bytes to --path instead of GET), --json (print a summary instead of
- * the body).
+ * the body), --public-rule (no False Start tag and no early data, for stations that follow only
+ * the public protocol).
  */
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     'client-conf': { type: 'string' }, target: { type: 'string' }, path: { type: 'string', default: '/' },
     ca: { type: 'string' }, 'decoy-port': { type: 'string' }, upload: { type: 'string' }, json: { type: 'boolean' },
     'tcp-window': { type: 'string' }, 'decoy-timeout-ms': { type: 'string' }, attempts: { type: 'string' },
+    'public-rule': { type: 'boolean' },
   },
 });
 if (values['client-conf'] === undefined || values.target === undefined) {
@@ -41,6 +43,7 @@ const req = request({
     socket = createConnection({
       clientConfPath: values['client-conf'],
       target: values.target,
+      ...(values['public-rule'] === true ? { falseStart: false, earlyData: false } : {}),
       ...(values.ca === undefined ? {} : { tls: { ca: readFileSync(values.ca, 'utf8') } }),
       ...(values['decoy-port'] === undefined ? {} : { decoyPort: Number(values['decoy-port']) }),
       ...(values['tcp-window'] === undefined ? {} : { tcpWindow: Number(values['tcp-window']) }),

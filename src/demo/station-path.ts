@@ -295,7 +295,7 @@ export class StationPath {
   /** Arguments of `examples/fetch-page` for this path. */
   fetchArgs(o: {
     path?: string; upload?: number; target?: string; clientConfPath?: string; tcpWindow?: number; decoyTimeoutMs?: number; attempts?: number;
-    decoyPort?: number;
+    decoyPort?: number; publicRule?: boolean;
   } = {}): string[] {
     return [
       '--client-conf', o.clientConfPath ?? this.clientConfPath,
@@ -308,6 +308,7 @@ export class StationPath {
       ...(o.decoyTimeoutMs === undefined ? [] : ['--decoy-timeout-ms', String(o.decoyTimeoutMs)]),
       ...(o.attempts === undefined ? [] : ['--attempts', String(o.attempts)]),
       ...(o.decoyPort === undefined ? [] : ['--decoy-port', String(o.decoyPort)]),
+      ...(o.publicRule === true ? ['--public-rule'] : []),
     ];
   }
 
