@@ -22,6 +22,13 @@ t.test('a page fetched through the station arrives', async (t) => {
   t.equal(r.bytes, 10);
   t.equal(r.flows, 1);
   t.ok(path.stationLog.some((l) => l.msg === 'session started'));
+  // SPEC.md §5.1, §6.1: the tag left with the client's Finished and carried the whole GET.
+  t.equal(r.falseStart, true, 'the tag left with the TLS 1.2 Finished');
+  t.ok((r.earlyBytes ?? 0) > 20, `the GET (${r.earlyBytes} bytes) went inside the tag`);
+  // A client that follows the public protocol's rule is served too.
+  const pub = await path.fetch({ path: '/', publicRule: true });
+  t.equal(pub.status, 200);
+  t.same([pub.falseStart, pub.earlyBytes], [false, 0], 'public rule: no False Start, no early data');
 });
 
 t.test('1 MB and 100 MB downloads arrive intact', async (t) => {
