@@ -3,6 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { dial, createConnection } from '../../src/client/dial.js';
 import { ClientError } from '../../src/client/errors.js';
+import { openFlow } from '../../src/client/flow.js';
+import { C2S_Transition, S2C_Transition } from '../../src/protocol/messages.js';
 import { startLoopbackPath, type LoopbackPath } from '../helpers/loopback-station.js';
 
 let path: LoopbackPath;
@@ -75,6 +77,24 @@ t.test('a first write that went whole into the tag, then more than one flow can 
   t.equal(socket.session.earlyBytes, head.length);
   t.ok(socket.session.flows > 5, `${socket.session.flows} flows`);
   socket.destroy();
+});
+
+t.test('the station refuses early data on a reconnecting flow (it would land out of order)', async (t) => {
+  const connectionId = new Uint8Array(randomBytes(16));
+  const flow = (expect: S2C_Transition, early?: Uint8Array) => openFlow({
+    decoy: { serverName: 'decoy.test', address: '127.0.0.1', port: path.tap.port },
+    stationPublicKey: path.stationKey.publicKey, connectionId, tls: { ca: path.ca.root.cert },
+    request: { transition: C2S_Transition.C2S_SESSION_COVERT_INIT, covertAddress: `127.0.0.1:${path.echoPort}`, generation: 0 },
+    expect, ...(early === undefined ? {} : { earlyData: () => early }),
+  });
+  const first = await flow(S2C_Transition.S2C_SESSION_COVERT_INIT, Buffer.from('first bytes of the session'));
+  t.equal(first.earlyBytes, 26, 'a new session takes early data');
+  const err = await flow(S2C_Transition.S2C_CONFIRM_RECONNECT, Buffer.from('bytes that would jump the queue')).catch((e: unknown) => e);
+  t.equal((err as ClientError).code, 'ERR_STATION_REFUSED');
+  t.equal((err as ClientError).context.reason, 'CLIENT_PROTOCOL');
+  const again = await flow(S2C_Transition.S2C_CONFIRM_RECONNECT);
+  t.equal(again.init.stateTransition, S2C_Transition.S2C_CONFIRM_RECONNECT, 'without early data the same reconnect is confirmed');
+  for (const f of [first, again]) f.tls.destroy();
 });
 
 t.test('a covert address outside the allowlist is refused with S2C_ERROR', async (t) => {
