@@ -33,6 +33,28 @@ function assertGrammar(t: Test, who: string, lines: string[]): void {
   for (const l of lines) t.match(l, /^[A-Za-z0-9_-]+( [\x01-\x09\x0b-\x7f]*)?$/, `${who}: ${l}`);
 }
 
+/**
+ * SIGTERM and wait for the exit. obfs4proxy once (in one of many CI runs) stayed asleep after a
+ * SIGTERM sent right after CMETHODS DONE; the reference's exit is not what these tests compare,
+ * so it gets a SIGKILL after 10 s (noted in the output). Our PT's SIGTERM handling is asserted in
+ * termination.test.ts and managed-process.test.ts, and here it gets no such fallback.
+ */
+async function stop(t: Test, p: PtProcess, command: readonly string[]): Promise<void> {
+  p.child.kill('SIGTERM');
+  if (command !== OBFS4PROXY) {
+    await p.exited;
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const late = await Promise.race([p.exited.then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), 10_000); })]);
+  clearTimeout(timer);
+  if (late) {
+    t.comment('obfs4proxy did not exit within 10 s of SIGTERM; killed');
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+}
+
 async function startedShape(command: readonly string[], env: Record<string, string | undefined>): Promise<{ p: PtProcess; shape: string[] }> {
   const p = spawnPt(command, env);
   await p.waitLine(/^CMETHODS DONE$/);
@@ -52,8 +74,7 @@ t.test('both start the same way under a good environment, with and without an up
       t.same(shape, expected, `${impl.name}: ${what}`);
       t.match(p.lines.find((l) => l.startsWith('CMETHOD '))!, new RegExp(`^CMETHOD ${impl.transport} socks5 127\\.0\\.0\\.1:[0-9]+$`));
       assertGrammar(t, impl.name, p.lines);
-      p.child.kill('SIGTERM');
-      await p.exited;
+      await stop(t, p, impl.command);
     }
   }
 });
@@ -98,8 +119,7 @@ t.test('both exit on stdin close only when TOR_PT_EXIT_ON_STDIN_CLOSE=1', async 
     const port = Number(/:([0-9]+)$/.exec(notAsked.lines.find((l) => l.startsWith('CMETHOD '))!)![1]);
     t.ok(await socksGreets(port), `${impl.name}: still serves SOCKS after stdin closed`);
     t.equal(notAsked.child.exitCode, null, `${impl.name}: keeps running when not asked`);
-    notAsked.child.kill('SIGTERM');
-    await notAsked.exited;
+    await stop(t, notAsked, impl.command);
   }
 });
 
@@ -110,10 +130,8 @@ t.test('documented differences: unknown transports, host-name proxies, unparsabl
   const ours = await startedShape(PT_MAIN, envFor(both, {}));
   t.same(ref.p.lines.filter((l) => l.startsWith('CMETHOD-ERROR')), ['CMETHOD-ERROR tapdance no such transport is supported', 'CMETHOD-ERROR nonesuch no such transport is supported']);
   t.same(ours.shape, ['VERSION', 'CMETHOD', 'CMETHODS DONE']);
-  for (const x of [ref, ours]) {
-    x.p.child.kill('SIGTERM');
-    await x.p.exited;
-  }
+  await stop(t, ref.p, OBFS4PROXY);
+  await stop(t, ours.p, PT_MAIN);
 
   // A host name as proxy host: obfs4proxy insists on an IP literal (tor only sends those); we accept it.
   const refName = await runToExit(OBFS4PROXY, envFor('obfs4', { TOR_PT_PROXY: 'socks5://localhost:1080' }));
