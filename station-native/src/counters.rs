@@ -103,7 +103,9 @@ counters! {
     takeover_failed_socket,
     /// Takeovers dropped because the queue to the takeover thread was full.
     takeover_failed_queue,
-    /// Spoofed ACKs of the decoy's Finished sent at False Start takeovers.
+    /// False Start flows whose client acknowledged the decoy's Finished (its spoofed ACK due).
+    decoy_acks_due,
+    /// Spoofed ACKs of the decoy's Finished sent.
     decoy_acks_sent,
     /// Spoofed RSTs sent to decoys.
     rsts_sent,

@@ -42,6 +42,9 @@ pub struct Config {
     pub taken_idle_timeout_ms: u64,
     /// Tag layout.
     pub layout: TagLayout,
+    /// Send the spoofed ACK of a False Start decoy's Finished (SPEC.md §5.1) from the worker;
+    /// false only counts it as due (replay, tests: no packet leaves).
+    pub decoy_acks: bool,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             ack_wait_ms: 200,
             taken_idle_timeout_ms: 300_000,
             layout: TagLayout::CURRENT,
+            decoy_acks: false,
         }
     }
 }
@@ -316,7 +320,27 @@ impl Worker {
                 let f = *self.table.get(i);
                 self.registry.put(id, &f);
                 self.table.touch(i, now_t + ms_ticks(self.cfg.taken_idle_timeout_ms));
+                // SPEC.md §5.1: once the client has the decoy's Finished (its ACK covers it), tell
+                // the decoy, whose own view of the client's ACKs stops short of the station's bytes.
+                // Not before: a Finished lost on its way to the client must stay the decoy's to resend.
+                if f.await_finished && !f.decoy_acked {
+                    if let Some(a) = ack {
+                        if !crate::flow::seq_after(f.server.next_seq, a) {
+                            self.table.get_mut(i).decoy_acked = true;
+                            self.ack_decoy(&f);
+                        }
+                    }
+                }
             }
+        }
+    }
+
+    /// The spoofed ACK of a False Start decoy's Finished: once per flow, so the raw socket and
+    /// the packet buffer are allowed here.
+    fn ack_decoy(&self, f: &Flow) {
+        Counters::add(&self.counters.decoy_acks_due, 1);
+        if self.cfg.decoy_acks && crate::takeover::rst::send_decoy_ack(f).is_ok() {
+            Counters::add(&self.counters.decoy_acks_sent, 1);
         }
     }
 

@@ -108,7 +108,9 @@ impl Station {
             let reg = Arc::new(TakenRegistry::default());
             counters.push(Arc::clone(&c));
             registries.push(Arc::clone(&reg));
-            let mut worker = Worker::with_key_ring(cfg.pipeline.clone(), Arc::clone(&ring), Arc::clone(&c), reg);
+            // A live station with takeovers sends the False Start decoy ACKs (SPEC.md §5.1).
+            let pipeline = Config { decoy_acks: cfg.takeover, ..cfg.pipeline.clone() };
+            let mut worker = Worker::with_key_ring(pipeline, Arc::clone(&ring), Arc::clone(&c), reg);
             let (stop, tx) = (Arc::clone(&stop), tx.clone());
             let th = std::thread::Builder::new().name(format!("td-capture-{wi}")).spawn(move || {
                 let mut sink = |t: TaggedFlow| match tx.try_send((wi, t)) {
@@ -141,10 +143,6 @@ impl Station {
                                 Ok(fd) => {
                                     Counters::add(&counters2[wi].takeovers, 1);
                                     ev.fd = Some(fd);
-                                    // SPEC.md §5.1: the decoy's Finished gets its ACK (see rst.rs).
-                                    if ev.tagged.flow.await_finished && rst::send_decoy_ack(&ev.tagged.flow).is_ok() {
-                                        Counters::add(&counters2[wi].decoy_acks_sent, 1);
-                                    }
                                 }
                                 Err(e) => {
                                     Counters::add(&counters2[wi].takeover_failed_socket, 1);

@@ -261,9 +261,21 @@ fn a_false_start_tag_is_taken_over_after_the_decoys_finished() {
     assert_eq!(t.flow.server.next_seq, server_next, "the takeover starts after the decoy's Finished");
     assert_eq!(t.flow.tagged_end, client_end);
     assert_eq!(t.flow.server.tsval, 7);
-    assert!(t.flow.await_finished, "marked, so that the takeover acknowledges the decoy's Finished");
+    assert!(t.flow.await_finished, "marked, so that the decoy's Finished gets its ACK");
     assert_eq!(t.flow.server.ack, client_end, "the decoy's rcv_nxt, the sequence number of that ACK");
     assert_eq!(c.snapshot().takeover_no_finished, 0);
+
+    // The decoy's ACK is due only once the client's own ACK covers the decoy's Finished.
+    use tapdance_station_native::testkit::ts_option;
+    let client = Endpoint::v4([10, 0, 0, 1], 5555);
+    let server = Endpoint::v4([10, 0, 0, 2], 443);
+    let client_ack = |ack: u32| frame(&client, &server, &Seg { seq: client_end, ack, flags: ACK, window: 509, options: ts_option(9, 7), vlan: None }, &[]);
+    w.process(700_000_000, LinkType::Ethernet, &client_ack(server_next - 40), &mut |x| out.push(x));
+    assert_eq!(c.snapshot().decoy_acks_due, 0, "the Finished may still be lost on its way to the client");
+    w.process(710_000_000, LinkType::Ethernet, &client_ack(server_next + 150), &mut |x| out.push(x));
+    w.process(720_000_000, LinkType::Ethernet, &client_ack(server_next + 300), &mut |x| out.push(x));
+    let s = c.snapshot();
+    assert_eq!((s.decoy_acks_due, s.decoy_acks_sent), (1, 0), "once per flow; tests send nothing");
 }
 
 #[test]

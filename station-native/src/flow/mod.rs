@@ -128,9 +128,11 @@ pub struct Flow {
     /// The decoy has sent its ChangeCipherSpec and the record after it (its TLS 1.2 Finished).
     pub server_finished: bool,
     /// The tag came with the client's ChangeCipherSpec (TLS 1.2 False Start) before the decoy's
-    /// Finished: the takeover waits for that Finished, then acknowledges it to the decoy (SPEC.md
-    /// §5.1). Stays set in the reported flow.
+    /// Finished: the takeover waits for that Finished, and the decoy gets an ACK of it once the
+    /// client has acknowledged it (SPEC.md §5.1). Stays set in the reported flow.
     pub await_finished: bool,
+    /// The decoy got its spoofed ACK of that Finished (after the client acknowledged it).
+    pub decoy_acked: bool,
     /// Client SYN options.
     pub client_syn: SynInfo,
     /// Server SYN-ACK options.

@@ -7,9 +7,9 @@
 //! highest sequence number seen; one of them is exact, the other is harmless.
 //!
 //! A flow whose tag came with the client's Finished (TLS 1.2 False Start, SPEC.md §5.1) also gets
-//! a spoofed ACK of the decoy's Finished at takeover: the client's own ACKs already cover the
-//! station's first bytes, which the decoy never sent, so the decoy discards them and would
-//! retransmit its Finished until the final RST.
+//! a spoofed ACK of the decoy's Finished once the client has acknowledged it: the client's own
+//! ACKs already cover the station's first bytes, which the decoy never sent, so the decoy discards
+//! them and would retransmit its Finished until the final RST.
 
 use std::io;
 
