@@ -78,8 +78,10 @@ export interface FlowOptions {
   connect?: TcpConnector | undefined;
   /** Deadline for TCP and TLS to the decoy, ms. Default random 11175–14231 like the public client. */
   decoyDeadlineMs?: number | undefined;
-  /** How long to wait for the station after the tag. Default max(2 × handshake time, 2000 ms). */
+  /** How long to wait for the station after the tag. Default max(2 × handshake time, floor). */
   stationTimeoutMs?: number | undefined;
+  /** Floor of that default, ms (default 2000; sessions use more for reconnects). */
+  stationTimeoutFloorMs?: number | undefined;
   /** Representative bits randomised in the tag (default 0xc0). */
   topBitsMask?: number | undefined;
   /** Tag flags (default 0x01: type-length framing). */
@@ -223,7 +225,7 @@ export async function openFlow(options: FlowOptions): Promise<TapDanceFlow> {
     }
   }
   const t3 = falseStart?.sentAt ?? performance.now();
-  const waitMs = options.stationTimeoutMs ?? Math.max(2 * (t2 - t0), STATION_TIMEOUT_FLOOR_MS);
+  const waitMs = options.stationTimeoutMs ?? Math.max(2 * (t2 - t0), options.stationTimeoutFloorMs ?? STATION_TIMEOUT_FLOOR_MS);
   const decoder = new FrameDecoder(options.maxProtobufLength === undefined ? {} : { maxProtobufLength: options.maxProtobufLength });
   const { init, pending } = await awaitStation(tls, decoder, options.expect, waitMs, outer, completion);
   return {

@@ -34,6 +34,8 @@ const WRITER_RESERVE = 6 + 1024;
 const UPLOAD_MARGIN = [1, 1045] as const;
 const READ_DEADLINE_MARGIN = [50, 9500] as const;
 const FIN_WAIT = [22_350, 28_462] as const;
+/** Least time a reconnecting flow waits for the station's CONFIRM_RECONNECT. */
+const RECONNECT_STATION_TIMEOUT_FLOOR_MS = 10_000;
 
 /** Settings of a {@link ClientSession}. */
 export interface ClientSessionOptions {
@@ -230,9 +232,12 @@ export class ClientSession {
 
   #open(decoy: Decoy, expect: S2C_Transition): Promise<TapDanceFlow> {
     const covert = this.#o.covertAddress;
-    const initial = expect !== S2C_Transition.S2C_CONFIRM_RECONNECT && this.#o.earlyData !== false;
+    const reconnect = expect === S2C_Transition.S2C_CONFIRM_RECONNECT;
     return openFlow({
-      ...(initial ? { earlyData: (max: number) => this.#peekQueue(max) } : {}),
+      ...(!reconnect && this.#o.earlyData !== false ? { earlyData: (max: number) => this.#peekQueue(max) } : {}),
+      // A reconnect's answer may come late through loss (TCP back-off); giving up on it early
+      // would lose what the station already sent on it (see #redial).
+      ...(reconnect ? { stationTimeoutFloorMs: RECONNECT_STATION_TIMEOUT_FLOOR_MS } : {}),
       ...this.#o.flow,
       decoy: decoy.target,
       stationPublicKey: decoy.stationKey,
@@ -516,6 +521,10 @@ export class ClientSession {
       } catch (err) {
         last = err as ClientError;
         if (last.code === 'ERR_STATION_PROTOCOL' || last.code === 'ERR_STATION_REFUSED' || last.code === 'ERR_DIAL_ABORTED') break;
+        // The tag went out and no answer came: the station may still have attached that flow and
+        // sent session bytes on it, which another flow would skip. End the session with an error
+        // rather than continue past a possible hole.
+        if (last.code === 'ERR_STATION_NO_RESPONSE') break;
         this.#failedDecoys.push(decoy.label);
         this.#failedCount++;
         continue;
