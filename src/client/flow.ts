@@ -35,7 +35,8 @@ import { buildH2TaggedRequest, CHROME_H2_PREFACE, H2FrameReader, isSettingsAck }
 import { ContentType, ProtocolVersion } from '../tls/wire.js';
 import { giveUpCompletion, systemRandomInt } from '../protocol/padding.js';
 import { FrameDecoder, type Frame } from '../protocol/framing.js';
-import { decodeStationToClient, C2S_Transition, S2C_Transition, ErrorReasonS2C, type StationToClient } from '../protocol/messages.js';
+import { decodeStationToClient, encodeClientToStation, C2S_Transition, S2C_Transition, ErrorReasonS2C, type StationToClient } from '../protocol/messages.js';
+import { GCM_IV_LENGTH, GCM_TAG_LENGTH } from '../crypto/aead.js';
 import { ClientError } from './errors.js';
 import { connectTcp } from './tcp.js';
 
@@ -250,11 +251,12 @@ function xProtoFor(options: FlowOptions, key: TagKey): { xProto: string; earlyBy
     stateTransition: options.request.transition,
     ...(options.request.covertAddress === undefined ? {} : { covertAddress: options.request.covertAddress }),
   };
-  const plain = encodeXProto(key.aesKey, message);
-  const room = earlyDataRoom(options.decoy.serverName, plain.length);
-  const early = room > 0 ? options.earlyData?.(room) : undefined;
-  if (early === undefined || early.length === 0) return { xProto: plain, earlyBytes: 0 };
-  return { xProto: encodeXProto(key.aesKey, { ...message, earlyData: early.subarray(0, room) }), earlyBytes: Math.min(early.length, room) };
+  // Length of the X-Proto value without early data: base64 of nonce, message and GCM tag.
+  const plainLength = Math.ceil((GCM_IV_LENGTH + encodeClientToStation(message).length + GCM_TAG_LENGTH) / 3) * 4;
+  const room = earlyDataRoom(options.decoy.serverName, plainLength);
+  const early = room > 0 ? options.earlyData?.(room)?.subarray(0, room) : undefined;
+  if (early === undefined || early.length === 0) return { xProto: encodeXProto(key.aesKey, message), earlyBytes: 0 };
+  return { xProto: encodeXProto(key.aesKey, { ...message, earlyData: early }), earlyBytes: early.length };
 }
 
 /**

@@ -26,8 +26,9 @@
  * Any error moves to `Failed` and is thrown as a `TlsError`; `alertFor(err)` then gives the alert
  * record to send before the transport is closed. The server must pick a version, suite, group,
  * signature scheme, ALPN protocol and extensions from what the ClientHello offered; a version
- * below TLS 1.2 is `ERR_TLS_PROTOCOL_VERSION`; renegotiation is refused. Resumption is not
- * implemented: tickets are offered for the fingerprint, accepted and dropped.
+ * below TLS 1.2 is `ERR_TLS_PROTOCOL_VERSION`; renegotiation is refused. Resumption is left out
+ * on purpose: every TapDance flow needs a full handshake whose fresh secrets the tag carries, so
+ * tickets are offered for the fingerprint, accepted and dropped.
  *
  * @module
  */
@@ -659,7 +660,9 @@ export class ClientCore {
         return;
       case 'ExpectNewSessionTicket':
         this.#expect(m, HandshakeType.new_session_ticket);
-        parseNewSessionTicket(m.body); // resumption is not implemented; the ticket is dropped
+        // Checked, then dropped on purpose: every TapDance flow needs a full handshake whose fresh
+        // secrets the tag carries, so tickets are offered for the fingerprint and never redeemed.
+        parseNewSessionTicket(m.body);
         hs.transcript.push(m.raw);
         this.#state = 'ExpectChangeCipherSpec';
         return;

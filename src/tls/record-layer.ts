@@ -180,13 +180,8 @@ export class RecordProtection {
    *   `ERR_TLS_BAD_RECORD_MAC` when authentication fails, `ERR_TLS_RECORD_OVERFLOW` for oversize.
    */
   open(record: Uint8Array): OpenedRecord {
-    if (record.length < RECORD_HEADER_LENGTH) throw new TlsError('ERR_TLS_DECODE', 'record shorter than its header');
-    const length = (record[3]! << 8) | record[4]!;
-    if (record.length !== RECORD_HEADER_LENGTH + length) {
-      throw new TlsError('ERR_TLS_DECODE', 'record length field disagrees with the record size',
-        { context: { declared: length, actual: record.length - RECORD_HEADER_LENGTH } });
-    }
-    return this.openFragment(record[0]!, (record[1]! << 8) | record[2]!, record.subarray(RECORD_HEADER_LENGTH));
+    const { contentType, version, body } = splitWholeRecord(record);
+    return this.openFragment(contentType, version, body);
   }
 
   /**
@@ -281,6 +276,24 @@ export class RecordProtection {
     }
     return nonce;
   }
+}
+
+/**
+ * Header fields and body of one whole record (TLS 1.2 or 1.3), for the record layers' `open`.
+ *
+ * @param record - the record bytes, header included.
+ * @returns content type, version and body (a view).
+ * @throws TlsError `ERR_TLS_DECODE` when the record is shorter than its header or its length
+ *   field disagrees with its size.
+ */
+export function splitWholeRecord(record: Uint8Array): { contentType: number; version: number; body: Uint8Array } {
+  if (record.length < RECORD_HEADER_LENGTH) throw new TlsError('ERR_TLS_DECODE', 'record shorter than its header');
+  const length = (record[3]! << 8) | record[4]!;
+  if (record.length !== RECORD_HEADER_LENGTH + length) {
+    throw new TlsError('ERR_TLS_DECODE', 'record length field disagrees with the record size',
+      { context: { declared: length, actual: record.length - RECORD_HEADER_LENGTH } });
+  }
+  return { contentType: record[0]!, version: (record[1]! << 8) | record[2]!, body: record.subarray(RECORD_HEADER_LENGTH) };
 }
 
 /**

@@ -13,7 +13,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { tls13CipherSuite, type Tls13SuiteInfo } from './cipher-suites.js';
 import { TlsError } from './errors.js';
-import { aeadCipher, aeadDecipher, aeadKeystream, xorSequenceNonce } from './record-layer.js';
+import { aeadCipher, aeadDecipher, aeadKeystream, splitWholeRecord, xorSequenceNonce } from './record-layer.js';
 import { nextTrafficSecret, trafficKeys, TLS13_IV_LENGTH } from './tls13-keys.js';
 import { ContentType, MAX_PLAINTEXT, ProtocolVersion, RECORD_HEADER_LENGTH } from './wire.js';
 
@@ -197,13 +197,8 @@ export class Tls13RecordProtection {
    * @throws TlsError `ERR_TLS_DECODE` when the header length disagrees, else as `openFragment`.
    */
   open(record: Uint8Array): OpenedRecord13 {
-    if (record.length < RECORD_HEADER_LENGTH) throw new TlsError('ERR_TLS_DECODE', 'record shorter than its header');
-    const length = (record[3]! << 8) | record[4]!;
-    if (record.length !== RECORD_HEADER_LENGTH + length) {
-      throw new TlsError('ERR_TLS_DECODE', 'record length field disagrees with the record size',
-        { context: { declared: length, actual: record.length - RECORD_HEADER_LENGTH } });
-    }
-    return this.openFragment(record[0]!, (record[1]! << 8) | record[2]!, record.subarray(RECORD_HEADER_LENGTH));
+    const { contentType, version, body } = splitWholeRecord(record);
+    return this.openFragment(contentType, version, body);
   }
 
   /**

@@ -108,11 +108,11 @@ export async function startInlineTap(options: {
           stats.passedThrough++;
           return;
         }
-        stats.takeovers++;
         client.off('data', onData);
         client.pause();
         if (buffered.length > 0) client.unshift(buffered);
         const takeOver = (): void => {
+          stats.takeovers++;
           upstream.off('data', onUpstream);
           upstream.destroy();
           options.onTakeover({
@@ -133,7 +133,6 @@ export async function startInlineTap(options: {
             takeOver();
             return;
           }
-          stats.takeovers--;
           stats.decoyAnswered++;
           client.on('data', (c: Buffer) => upstream.write(c));
           client.resume();

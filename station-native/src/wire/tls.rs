@@ -23,16 +23,20 @@ pub enum Scan<'a> {
     Bogus,
 }
 
+/// Content type and body length of the record header at the start of `rest` (at least 5 bytes),
+/// or `None` when it is not a plausible TLS header (unknown type, major version not 3, oversize).
+fn header(rest: &[u8]) -> Option<(u8, usize)> {
+    let ct = rest[0];
+    let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+    ((0x14..=0x18).contains(&ct) && rest[1] == 3 && len <= MAX_BODY).then_some((ct, len))
+}
+
 /// Walks the records at the start of `payload` (which must begin on a record boundary) to the
 /// first application-data record.
 pub fn first_app_data(payload: &[u8]) -> Scan<'_> {
     let mut rest = payload;
     while rest.len() >= 5 {
-        let ct = rest[0];
-        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
-        if !(0x14..=0x18).contains(&ct) || rest[1] != 3 || len > MAX_BODY {
-            return Scan::Bogus;
-        }
+        let Some((ct, len)) = header(rest) else { return Scan::Bogus };
         if ct == APPLICATION_DATA {
             return match rest.get(..5 + len) {
                 Some(r) => Scan::AppData(r),
@@ -68,11 +72,7 @@ pub fn decoy_finished(payload: &[u8]) -> DecoyFinished {
     let mut rest = payload;
     let mut ccs = false;
     while rest.len() >= 5 {
-        let ct = rest[0];
-        let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
-        if !(0x14..=0x17).contains(&ct) || rest[1] != 3 || len > MAX_BODY {
-            return DecoyFinished::No;
-        }
+        let Some((ct, len)) = header(rest) else { return DecoyFinished::No };
         let Some(next) = rest.get(5 + len..) else { return DecoyFinished::No };
         if ccs {
             return if next.is_empty() { DecoyFinished::Waiting } else { DecoyFinished::Answered };
