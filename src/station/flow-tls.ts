@@ -16,7 +16,6 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { RecordDeframer } from '../tls/record-deframer.js';
-import { RecordProtection } from '../tls/record-layer.js';
 import { ContentType, AlertDescription, MAX_PLAINTEXT } from '../tls/wire.js';
 import { TlsError } from '../tls/errors.js';
 import { continueTaggedSession, type StationTlsSession } from '../protocol/tag-reader.js';
@@ -152,12 +151,7 @@ export class FlowTls extends Duplex {
 
   /** Seal one application-data record of these pieces and append its parts. */
   #sealInto(parts: Buffer[], pieces: Buffer[]): void {
-    const w = this.#session.write;
-    if (w instanceof RecordProtection) {
-      for (const p of w.sealPieces(ContentType.application_data, pieces)) parts.push(p);
-    } else {
-      parts.push(...w.sealParts(ContentType.application_data, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)));
-    }
+    for (const p of this.#session.write.sealPieces(ContentType.application_data, pieces)) parts.push(p);
   }
 
   override _final(callback: (err?: Error | null) => void): void {

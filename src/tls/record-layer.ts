@@ -22,6 +22,7 @@ import {
 import { InvalidArgumentError } from '../errors.js';
 import { cipherSuite, type AeadKind, type CipherSuiteInfo } from './cipher-suites.js';
 import { TlsError } from './errors.js';
+import { nativeAead, OutputSlab, type NativeAead } from './native-aead.js';
 import { deriveKeyBlock, type KeyBlock } from './tls12-keys.js';
 import { MAX_CIPHERTEXT, MAX_PLAINTEXT, ProtocolVersion, RECORD_HEADER_LENGTH } from './wire.js';
 
@@ -40,6 +41,8 @@ export interface RecordProtectionOptions {
   iv: Uint8Array;
   /** Sequence number of the next record. Default 0n. */
   seq?: bigint;
+  /** Use the native AEAD addon when it is built (default true); the bytes are the same. */
+  native?: boolean;
 }
 
 /** A decrypted record. */
@@ -69,6 +72,9 @@ export class RecordProtection {
   readonly #iv: Buffer;
   readonly #nonceScratch = Buffer.alloc(12);
   readonly #aadScratch = Buffer.alloc(13);
+  /** The native AEAD under #key when the addon is in use (src/tls/native-aead.ts). */
+  readonly #native: NativeAead | null;
+  #slab: OutputSlab | undefined;
   #seq: bigint;
 
   /**
@@ -94,6 +100,12 @@ export class RecordProtection {
     this.#key = Buffer.from(options.key);
     this.#iv = Buffer.from(options.iv);
     this.#seq = seq;
+    this.#native = options.native === false ? null : nativeAead(info.aead, this.#key);
+  }
+
+  /** Whether records are sealed and opened by the native AEAD addon. */
+  get native(): boolean {
+    return this.#native !== null;
   }
 
   /** Sequence number the next `seal` or `open` will use. */
@@ -117,8 +129,8 @@ export class RecordProtection {
    *   `ERR_TLS_SEQUENCE_OVERFLOW` when the sequence number is exhausted.
    */
   seal(contentType: number, plaintext: Uint8Array, version: number = ProtocolVersion.TLS12): Buffer {
-    const [head, ciphertext, tag] = this.sealParts(contentType, plaintext, version);
-    return Buffer.concat([head, ciphertext, tag], head.length + ciphertext.length + tag.length);
+    const parts = this.sealParts(contentType, plaintext, version);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   /**
@@ -128,12 +140,12 @@ export class RecordProtection {
    * @param contentType - the record's content type.
    * @param plaintext - at most 16384 bytes.
    * @param version - record version field, default TLS 1.2.
-   * @returns `[header, ciphertext, tag]`; their concatenation is the record.
+   * @returns buffers whose concatenation is the record: `[header, ciphertext, tag]` from
+   *   node:crypto, the whole record in one buffer from the native AEAD.
    * @throws TlsError as {@link RecordProtection.seal}.
    */
-  sealParts(contentType: number, plaintext: Uint8Array, version: number = ProtocolVersion.TLS12): [Buffer, Buffer, Buffer] {
-    const parts = this.sealPieces(contentType, [plaintext], version);
-    return [parts[0]!, parts.length === 3 ? parts[1]! : Buffer.concat(parts.slice(1, -1)), parts[parts.length - 1]!];
+  sealParts(contentType: number, plaintext: Uint8Array, version: number = ProtocolVersion.TLS12): Buffer[] {
+    return this.sealPieces(contentType, [plaintext], version);
   }
 
   /**
@@ -144,7 +156,8 @@ export class RecordProtection {
    * @param contentType - the record's content type.
    * @param pieces - the plaintext in order, at most 16384 bytes in all.
    * @param version - record version field, default TLS 1.2.
-   * @returns `[header, ...ciphertexts, tag]`; their concatenation is the record.
+   * @returns buffers whose concatenation is the record: `[header, ...ciphertexts, tag]` from
+   *   node:crypto, the whole record in one buffer from the native AEAD (which copies the pieces).
    * @throws TlsError as {@link RecordProtection.seal}.
    */
   sealPieces(contentType: number, pieces: readonly Uint8Array[], version: number = ProtocolVersion.TLS12): Buffer[] {
@@ -156,11 +169,17 @@ export class RecordProtection {
     }
     const seq = this.#takeSeq();
     const explicit = this.suite.explicitNonceLength;
-    const head = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + explicit);
+    const native = this.#native;
+    // With the native AEAD the record is one buffer: header, explicit nonce, sealed in place.
+    const head = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + explicit + (native === null ? 0 : length + AEAD_TAG_LENGTH));
     head[0] = contentType;
     head.writeUInt16BE(version, 1);
     head.writeUInt16BE(explicit + length + AEAD_TAG_LENGTH, 3);
     if (explicit > 0) head.writeBigUInt64BE(seq, RECORD_HEADER_LENGTH);
+    if (native !== null) {
+      native.seal(this.#nonce(seq), this.#additionalData(seq, contentType, version, length), pieces, head.subarray(RECORD_HEADER_LENGTH + explicit));
+      return [head];
+    }
     const cipher = aeadCipher(this.suite.aead, this.#key, this.#nonce(seq));
     cipher.setAAD(this.#additionalData(seq, contentType, version, length), { plaintextLength: length });
     const parts = [head];
@@ -214,6 +233,15 @@ export class RecordProtection {
       nonce.set(body.subarray(0, explicit), 4);
     } else {
       nonce = this.#nonce(seq);
+    }
+    const native = this.#native;
+    if (native !== null) {
+      const out = (this.#slab ??= new OutputSlab()).take(ctLength + AEAD_TAG_LENGTH);
+      if (native.open(nonce, this.#additionalData(seq, contentType, version, ctLength), body.subarray(explicit), out) < 0) {
+        throw new TlsError('ERR_TLS_BAD_RECORD_MAC', 'record failed authentication', { context: { seq: seq.toString() } });
+      }
+      this.#seq = seq + 1n;
+      return { contentType, plaintext: out.subarray(0, ctLength) };
     }
     const decipher = aeadDecipher(this.suite.aead, this.#key, nonce);
     decipher.setAuthTag(body.subarray(body.length - AEAD_TAG_LENGTH));

@@ -13,6 +13,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { tls13CipherSuite, type Tls13SuiteInfo } from './cipher-suites.js';
 import { TlsError } from './errors.js';
+import { nativeAead, OutputSlab, type NativeAead } from './native-aead.js';
 import { aeadCipher, aeadDecipher, aeadKeystream, splitWholeRecord, xorSequenceNonce } from './record-layer.js';
 import { nextTrafficSecret, trafficKeys, TLS13_IV_LENGTH } from './tls13-keys.js';
 import { ContentType, MAX_PLAINTEXT, ProtocolVersion, RECORD_HEADER_LENGTH } from './wire.js';
@@ -38,6 +39,8 @@ export interface Tls13RecordProtectionOptions {
   secret: Uint8Array;
   /** Sequence number of the next record. Default 0n. */
   seq?: bigint;
+  /** Use the native AEAD addon when it is built (default true); the bytes are the same. */
+  native?: boolean;
 }
 
 /**
@@ -60,6 +63,10 @@ export class Tls13RecordProtection {
   readonly #iv: Buffer;
   readonly #nonce = Buffer.alloc(TLS13_IV_LENGTH);
   readonly #aad = Buffer.alloc(RECORD_HEADER_LENGTH);
+  /** The native AEAD under #key when the addon is in use (src/tls/native-aead.ts). */
+  readonly #native: NativeAead | null;
+  #slab: OutputSlab | undefined;
+  #useNative: boolean;
   #seq: bigint;
 
   /**
@@ -80,6 +87,13 @@ export class Tls13RecordProtection {
     this.#key = key;
     this.#iv = iv;
     this.#seq = seq;
+    this.#useNative = options.native !== false;
+    this.#native = this.#useNative ? nativeAead(suite.aead, key) : null;
+  }
+
+  /** Whether records are sealed and opened by the native AEAD addon. */
+  get native(): boolean {
+    return this.#native !== null;
   }
 
   /** Sequence number the next `seal` or `open` uses. */
@@ -98,7 +112,7 @@ export class Tls13RecordProtection {
    * @returns a new object; this one should no longer be used.
    */
   rekey(): Tls13RecordProtection {
-    return new Tls13RecordProtection({ suite: this.suite.id, secret: nextTrafficSecret(this.suite, this.secret) });
+    return new Tls13RecordProtection({ suite: this.suite.id, secret: nextTrafficSecret(this.suite, this.secret), native: this.#useNative });
   }
 
   /**
@@ -111,38 +125,63 @@ export class Tls13RecordProtection {
    * @throws TlsError `ERR_TLS_INVALID_STATE` for oversize content, `ERR_TLS_SEQUENCE_OVERFLOW`.
    */
   seal(contentType: number, plaintext: Uint8Array, padding = 0): Buffer {
-    const [head, body, tag] = this.sealParts(contentType, plaintext, padding);
-    return Buffer.concat([head, body, tag], head.length + body.length + tag.length);
+    const parts = this.sealParts(contentType, plaintext, padding);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   /**
-   * Encrypt one record as `[header, ciphertext, tag]` for a vectored write.
+   * Encrypt one record as buffers for a vectored write.
    *
    * @param contentType - the inner content type.
    * @param plaintext - at most 16384 bytes.
    * @param padding - zero bytes after the content type.
-   * @returns the three parts of the record.
+   * @returns buffers whose concatenation is the record (see {@link Tls13RecordProtection.sealPieces}).
    * @throws TlsError as {@link Tls13RecordProtection.seal}.
    */
-  sealParts(contentType: number, plaintext: Uint8Array, padding = 0): [Buffer, Buffer, Buffer] {
-    if (plaintext.length + padding > MAX_PLAINTEXT) {
-      throw new TlsError('ERR_TLS_INVALID_STATE', `record content of ${plaintext.length + padding} bytes exceeds ${MAX_PLAINTEXT}`,
-        { context: { length: plaintext.length, padding } });
+  sealParts(contentType: number, plaintext: Uint8Array, padding = 0): Buffer[] {
+    return this.sealPieces(contentType, [plaintext], padding);
+  }
+
+  /**
+   * Encrypt one record whose content is the concatenation of `pieces`, without joining them.
+   *
+   * @param contentType - the inner content type.
+   * @param pieces - the content in order, at most 16384 bytes in all.
+   * @param padding - zero bytes after the content type.
+   * @returns buffers whose concatenation is the record: `[header, ciphertext, tag]` from
+   *   node:crypto, the whole record in one buffer from the native AEAD.
+   * @throws TlsError as {@link Tls13RecordProtection.seal}.
+   */
+  sealPieces(contentType: number, pieces: readonly Uint8Array[], padding = 0): Buffer[] {
+    let length = 0;
+    for (const p of pieces) length += p.length;
+    if (length + padding > MAX_PLAINTEXT) {
+      throw new TlsError('ERR_TLS_INVALID_STATE', `record content of ${length + padding} bytes exceeds ${MAX_PLAINTEXT}`,
+        { context: { length, padding } });
     }
     const seq = this.#takeSeq();
-    const innerLength = plaintext.length + 1 + padding;
-    const head = Buffer.allocUnsafe(RECORD_HEADER_LENGTH);
+    const innerLength = length + 1 + padding;
+    const native = this.#native;
+    const head = Buffer.allocUnsafe(RECORD_HEADER_LENGTH + (native === null ? 0 : innerLength + TAG_LENGTH));
     head[0] = ContentType.application_data;
     head.writeUInt16BE(ProtocolVersion.TLS12, 1);
     head.writeUInt16BE(innerLength + TAG_LENGTH, 3);
-    const cipher = aeadCipher(this.suite.aead, this.#key, this.#nonceFor(seq));
-    cipher.setAAD(head, { plaintextLength: innerLength });
     const trailer = Buffer.alloc(1 + padding);
     trailer[0] = contentType;
-    const a = cipher.update(plaintext);
-    const b = cipher.update(trailer);
+    const aad = head.subarray(0, RECORD_HEADER_LENGTH);
+    if (native !== null) {
+      // The header is the additional data; a copy in scratch keeps it apart from the output.
+      this.#aad.set(aad);
+      native.seal(this.#nonceFor(seq), this.#aad, [...pieces, trailer], head.subarray(RECORD_HEADER_LENGTH));
+      return [head];
+    }
+    const cipher = aeadCipher(this.suite.aead, this.#key, this.#nonceFor(seq));
+    cipher.setAAD(aad, { plaintextLength: innerLength });
+    const out: Buffer[] = [];
+    for (const p of pieces) if (p.length > 0) out.push(cipher.update(p));
+    out.push(cipher.update(trailer));
     cipher.final();
-    return [head, Buffer.concat([a, b], innerLength), cipher.getAuthTag()];
+    return [head, Buffer.concat(out, innerLength), cipher.getAuthTag()];
   }
 
   /**
@@ -170,14 +209,24 @@ export class Tls13RecordProtection {
     aad[0] = outerType;
     aad.writeUInt16BE(version, 1);
     aad.writeUInt16BE(body.length, 3);
-    const decipher = aeadDecipher(this.suite.aead, this.#key, this.#nonceFor(seq));
-    decipher.setAuthTag(body.subarray(ctLength));
-    decipher.setAAD(aad, { plaintextLength: ctLength });
-    const inner = decipher.update(body.subarray(0, ctLength));
-    try {
-      decipher.final();
-    } catch (cause) {
-      throw new TlsError('ERR_TLS_BAD_RECORD_MAC', 'record failed authentication', { cause, context: { seq: seq.toString() } });
+    let inner: Buffer;
+    const native = this.#native;
+    if (native !== null) {
+      const out = (this.#slab ??= new OutputSlab()).take(body.length);
+      if (native.open(this.#nonceFor(seq), aad, body, out) < 0) {
+        throw new TlsError('ERR_TLS_BAD_RECORD_MAC', 'record failed authentication', { context: { seq: seq.toString() } });
+      }
+      inner = out.subarray(0, ctLength);
+    } else {
+      const decipher = aeadDecipher(this.suite.aead, this.#key, this.#nonceFor(seq));
+      decipher.setAuthTag(body.subarray(ctLength));
+      decipher.setAAD(aad, { plaintextLength: ctLength });
+      inner = decipher.update(body.subarray(0, ctLength));
+      try {
+        decipher.final();
+      } catch (cause) {
+        throw new TlsError('ERR_TLS_BAD_RECORD_MAC', 'record failed authentication', { cause, context: { seq: seq.toString() } });
+      }
     }
     this.#seq = seq + 1n;
     let end = inner.length - 1;

@@ -1,0 +1,116 @@
+/**
+ * The optional native record AEAD (record-native/, `ring` through napi-rs), as `ws` uses
+ * `bufferutil`: when the addon is built (`npm run build:native`), the TLS record layers seal and
+ * open each record with one native call on a key expanded once, instead of a node:crypto cipher
+ * object per record, which at 16 KiB records costs several times the cipher itself. Without it
+ * they use node:crypto and produce the same bytes. `TAPDANCE_NATIVE_AEAD=0` turns it off.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { AeadKind } from './cipher-suites.js';
+
+/** One direction's key in the native AEAD. */
+export interface NativeAead {
+  /**
+   * Copy the concatenated `pieces` into `out` and seal them there, tag last.
+   *
+   * @param nonce - 12 bytes
+   * @param aad - the additional data
+   * @param pieces - the plaintext in order
+   * @param out - exactly the pieces' length plus 16 bytes, overlapping no input
+   */
+  seal(nonce: Uint8Array, aad: Uint8Array, pieces: readonly Uint8Array[], out: Uint8Array): void;
+  /**
+   * Copy `input` (ciphertext then tag) into `out` and check and decrypt it there.
+   *
+   * @returns the plaintext length (at the start of `out`), or -1 when authentication fails
+   */
+  open(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array): number;
+}
+
+/**
+ * Output space for opened records, carved from 256 KiB slabs: one allocation per sixteen 16 KiB
+ * records instead of one per record. A slab is never reused; it is freed when the last view of it
+ * is, so a consumer that keeps a record keeps at most one slab.
+ */
+export class OutputSlab {
+  static readonly SIZE = 256 * 1024;
+  #slab: Buffer = Buffer.alloc(0);
+  #offset = 0;
+
+  /** `n` bytes of fresh space (their contents are unspecified). */
+  take(n: number): Buffer {
+    if (n > OutputSlab.SIZE) return Buffer.allocUnsafeSlow(n);
+    if (this.#offset + n > this.#slab.length) {
+      this.#slab = Buffer.allocUnsafeSlow(OutputSlab.SIZE);
+      this.#offset = 0;
+    }
+    const out = this.#slab.subarray(this.#offset, this.#offset + n);
+    // Keep views 8-byte aligned, as fresh allocations are.
+    this.#offset += (n + 7) & ~7;
+    return out;
+  }
+}
+
+interface RawAddon {
+  AeadCipher: new (algorithm: string, key: Uint8Array) => NativeAead;
+}
+
+/** Whether the addon is in use, where it was looked for, and why not when it is not. */
+export interface NativeAeadStatus {
+  loaded: boolean;
+  path: string;
+  reason?: string;
+}
+
+let addon: RawAddon | null | undefined;
+let status: NativeAeadStatus | undefined;
+
+/** Where the addon is expected for this platform (next to the package's record-native/ sources). */
+function addonPath(): string {
+  const file = `tapdance-record.${process.platform}-${process.arch}.node`;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // src/tls (tsx/ts) or dist/src/tls (built): walk up to the package root.
+  for (let dir = here; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'record-native', file);
+  }
+  return path.join(here, 'record-native', file);
+}
+
+function load(): RawAddon | null {
+  if (addon !== undefined) return addon;
+  const p = addonPath();
+  addon = null;
+  if (process.env.TAPDANCE_NATIVE_AEAD === '0') {
+    status = { loaded: false, path: p, reason: 'TAPDANCE_NATIVE_AEAD=0' };
+  } else if (!existsSync(p)) {
+    status = { loaded: false, path: p, reason: 'not built (npm run build:native)' };
+  } else {
+    try {
+      addon = createRequire(import.meta.url)(p) as RawAddon;
+      status = { loaded: true, path: p };
+    } catch (err) {
+      status = { loaded: false, path: p, reason: `failed to load: ${(err as Error).message}` };
+    }
+  }
+  return addon;
+}
+
+/**
+ * A native AEAD for `aead` under `key`, or null when the addon is not in use (then the caller
+ * uses node:crypto).
+ */
+export function nativeAead(aead: AeadKind, key: Uint8Array): NativeAead | null {
+  const a = load();
+  return a === null ? null : new a.AeadCipher(aead, key);
+}
+
+/** Whether the native AEAD is in use, where it was looked for and why not (diagnostics, tests). */
+export function nativeAeadStatus(): NativeAeadStatus {
+  load();
+  return status!;
+}
