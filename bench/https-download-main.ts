@@ -1,32 +1,32 @@
 /**
  * Helper of bench/e2e.ts, run in the testbed's client namespace: downloads a URL over plain TLS
  * with Node's own https client (OpenSSL), hashing it as examples/fetch-page does, and prints
- * `{"bytes":n,"ms":t}`. The same runtime and the same per-byte work as the TapDance client make
- * it the like-for-like baseline.
+ * `{"bytes":n,"ms":t,"firstByteMs":f}`. The same runtime and the same per-byte work as the
+ * TapDance client make it the like-for-like baseline.
  *
- * Usage: node https-download-main.js URL CA_FILE SERVERNAME ADDRESS
+ * Usage: node https-download-main.js URL CA_FILE SERVERNAME ADDRESS [WARMUP_URL]
  *
  * @module
  */
 import { get } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { hashBody, runDownload, type DownloadResult } from './download-run.js';
 
-const [url, caFile, servername, address] = process.argv.slice(2) as [string, string, string, string];
-const started = performance.now();
-get(url, {
-  ca: readFileSync(caFile, 'utf8'), servername,
-  lookup: (_h, _o, cb) => cb(null, [{ address, family: 4 }] as never, 4),
-}, (res) => {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  res.on('data', (d: Buffer) => { bytes += d.length; hash.update(d); });
-  res.on('end', () => {
-    hash.digest();
-    process.stdout.write(`${JSON.stringify({ bytes, ms: performance.now() - started })}\n`);
+const [url, caFile, servername, address, warmup] = process.argv.slice(2) as [string, string, string, string, string | undefined];
+const ca = readFileSync(caFile, 'utf8');
+
+function download(target: string): Promise<DownloadResult> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    get(target, {
+      ca, servername, agent: false,
+      lookup: (_h, _o, cb) => cb(null, [{ address, family: 4 }] as never, 4),
+    }, (res) => hashBody(res, started).then(resolve, reject)).on('error', reject);
   });
-}).on('error', (err) => {
+}
+
+await runDownload(url, warmup, download).catch((err: Error) => {
   process.stderr.write(`${err.message}\n`);
   process.exit(1);
 });

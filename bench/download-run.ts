@@ -1,0 +1,69 @@
+/**
+ * What the e2e download helpers (`*-download-main.ts`) share: they run in the testbed's client
+ * namespace, pin themselves to the CPU in `BENCH_CPU` when it is set, download `--warmup` once
+ * untimed when given (a long-lived client, as Tor or Psiphon keep their transport running, with
+ * its code compiled), then time the real download and print one JSON line.
+ *
+ * @module
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+/** One timed download, as printed. */
+export interface DownloadResult {
+  bytes: number;
+  /** From the start of the connection to the last byte. */
+  ms: number;
+  /** From the start of the connection to the first body byte. */
+  firstByteMs: number;
+  /** CPU time of the process (all threads, user and system) during the timed download. */
+  cpuMs?: number;
+}
+
+/**
+ * Read and hash a response body (as examples/fetch-page does) and time it from `started`.
+ *
+ * @param res - the response
+ * @param started - `performance.now()` when the connection began
+ */
+export function hashBody(res: IncomingMessage, started: number): Promise<DownloadResult> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let firstByteMs = 0;
+    res.on('data', (d: Buffer) => {
+      firstByteMs ||= performance.now() - started;
+      bytes += d.length;
+      hash.update(d);
+    });
+    res.on('error', reject);
+    res.on('end', () => {
+      hash.digest();
+      res.socket?.destroy();
+      resolve({ bytes, ms: performance.now() - started, firstByteMs });
+    });
+  });
+}
+
+/** Pin this process (all its threads) to `BENCH_CPU` when set. */
+export function pinFromEnv(): void {
+  const cpu = process.env.BENCH_CPU;
+  if (cpu === undefined || cpu === '') return;
+  execFileSync('taskset', ['-a', '-p', '-c', cpu, String(process.pid)], { stdio: 'ignore' });
+}
+
+/**
+ * Run `download(path)` once for `warmup` (when given) and once for `path`, then print the timed
+ * result and exit.
+ */
+export async function runDownload(path: string, warmup: string | undefined, download: (path: string) => Promise<DownloadResult>): Promise<void> {
+  pinFromEnv();
+  if (warmup !== undefined && warmup !== '') await download(warmup);
+  const cpu = process.cpuUsage();
+  const r = await download(path);
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(`${JSON.stringify({ ...r, cpuMs: (used.user + used.system) / 1000 })}\n`);
+  process.exit(0);
+}

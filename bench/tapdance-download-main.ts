@@ -1,0 +1,35 @@
+/**
+ * Helper of bench/e2e.ts, run in the testbed's client namespace: downloads a path from the
+ * covert web server through TapDance with Node's http client over `createConnection` (as
+ * examples/fetch-page does), hashing the body, and prints `{"bytes":n,"ms":t,"firstByteMs":f}`.
+ * Each download is a new TapDance session: decoy, handshake, tag and station answer are timed.
+ *
+ * Usage: node tapdance-download-main.js PATH CLIENT_CONF CA_FILE TARGET [WARMUP_PATH]
+ *
+ * @module
+ */
+import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { createConnection } from '../src/index.js';
+import { hashBody, runDownload, type DownloadResult } from './download-run.js';
+
+const [path, clientConfPath, caFile, target, warmup] = process.argv.slice(2) as [string, string, string, string, string | undefined];
+const ca = readFileSync(caFile, 'utf8');
+
+function download(p: string): Promise<DownloadResult> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host: target.replace(/:\d+$/, ''), path: p,
+      createConnection: () => createConnection({ clientConfPath, target, tls: { ca } }),
+    }, (res) => hashBody(res, started).then(resolve, reject));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+await runDownload(path, warmup, download).catch((err: Error) => {
+  process.stderr.write(`${(err as { code?: string }).code ?? ''} ${err.message}\n`);
+  process.exit(1);
+});
