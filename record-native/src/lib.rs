@@ -110,6 +110,93 @@ impl RecordAead {
     }
 }
 
+/// Sealing of TLS 1.2 application records in batches (RFC 5246 §6.2.3.3, RFC 5288, RFC 7905):
+/// one call cuts a batch of plaintext into records of at most 16384 bytes across chunk
+/// boundaries and writes each whole record (header, explicit nonce for GCM, ciphertext, tag)
+/// into `out`, so that a relay writing many records pays one call and one buffer per batch.
+pub mod tls12 {
+    use super::{AeadError, NONCE_LENGTH, RecordAead, TAG_LENGTH};
+
+    /// Largest plaintext of one record (2^14).
+    pub const MAX_PLAINTEXT: usize = 16384;
+    const HEADER: usize = 5;
+
+    /// Number of records a batch of `len` plaintext bytes becomes (none for an empty batch).
+    pub fn record_count(len: usize) -> usize {
+        len.div_ceil(MAX_PLAINTEXT)
+    }
+
+    /// Bytes the records of `len` plaintext bytes take: per record a header, the explicit nonce
+    /// (8 bytes for AES-GCM, none for ChaCha20-Poly1305) and a tag.
+    pub fn sealed_len(len: usize, explicit_nonce: bool) -> usize {
+        len + record_count(len) * (HEADER + if explicit_nonce { 8 } else { 0 } + TAG_LENGTH)
+    }
+
+    /// Seal the concatenation of `chunks` as records of `content_type` with sequence numbers
+    /// from `seq`, into `out` (exactly [`sealed_len`] bytes). `iv` is the 4-byte salt of an
+    /// AES-GCM suite (`explicit_nonce`, nonce `salt || seq`) or the 12-byte IV of
+    /// ChaCha20-Poly1305 (nonce `iv XOR seq`). Returns the number of records; the caller checks
+    /// that their sequence numbers do not pass 2^64 - 1.
+    pub fn seal_records(
+        aead: &RecordAead,
+        iv: &[u8],
+        explicit_nonce: bool,
+        seq: u64,
+        content_type: u8,
+        chunks: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<usize, AeadError> {
+        let len: usize = chunks.iter().map(|c| c.len()).sum();
+        if out.len() != sealed_len(len, explicit_nonce) || iv.len() != if explicit_nonce { 4 } else { NONCE_LENGTH } {
+            return Err(AeadError::BufferLength);
+        }
+        let explicit = if explicit_nonce { 8 } else { 0 };
+        let (mut at, mut chunk, mut chunk_off, mut left, mut seq) = (0usize, 0usize, 0usize, len, seq);
+        while left > 0 {
+            let n = left.min(MAX_PLAINTEXT);
+            let record = &mut out[at..at + HEADER + explicit + n + TAG_LENGTH];
+            record[0] = content_type;
+            record[1..3].copy_from_slice(&[3, 3]);
+            record[3..5].copy_from_slice(&((explicit + n + TAG_LENGTH) as u16).to_be_bytes());
+            let mut nonce = [0u8; NONCE_LENGTH];
+            if explicit_nonce {
+                record[5..13].copy_from_slice(&seq.to_be_bytes());
+                nonce[..4].copy_from_slice(iv);
+                nonce[4..].copy_from_slice(&seq.to_be_bytes());
+            } else {
+                nonce.copy_from_slice(iv);
+                for (d, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+                    *d ^= s;
+                }
+            }
+            // Gather this record's plaintext from the chunks, then seal it where it lies.
+            let body = &mut record[HEADER + explicit..];
+            let mut filled = 0;
+            while filled < n {
+                let c = chunks[chunk];
+                let take = (c.len() - chunk_off).min(n - filled);
+                body[filled..filled + take].copy_from_slice(&c[chunk_off..chunk_off + take]);
+                filled += take;
+                chunk_off += take;
+                if chunk_off == c.len() {
+                    chunk += 1;
+                    chunk_off = 0;
+                }
+            }
+            let mut aad = [0u8; 13];
+            aad[..8].copy_from_slice(&seq.to_be_bytes());
+            aad[8] = content_type;
+            aad[9..11].copy_from_slice(&[3, 3]);
+            aad[11..].copy_from_slice(&(n as u16).to_be_bytes());
+            aead.seal_in_place(nonce, &aad, body, n)?;
+            at += HEADER + explicit + n + TAG_LENGTH;
+            left -= n;
+            seq = seq.wrapping_add(1);
+        }
+        Ok(record_count(len))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +245,49 @@ mod tests {
         let aead = RecordAead::new(Algorithm::Aes128Gcm, &[0; 16]).unwrap();
         assert_eq!(aead.open_in_place([0; 12], &[], &mut [0; 15]), Err(AeadError::BufferLength));
         assert_eq!(aead.seal_in_place([0; 12], &[], &mut [0; 20], 5), Err(AeadError::BufferLength));
+    }
+
+    #[test]
+    fn tls12_batches_become_whole_records_that_open_one_by_one() {
+        for (alg, key_len, explicit) in [(Algorithm::Aes128Gcm, 16, true), (Algorithm::Aes256Gcm, 32, true), (Algorithm::ChaCha20Poly1305, 32, false)] {
+            let key = vec![5u8; key_len];
+            let iv: Vec<u8> = (1..=if explicit { 4u8 } else { 12 }).collect();
+            let aead = RecordAead::new(alg, &key).unwrap();
+            let data: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 253) as u8).collect();
+            let chunks: Vec<&[u8]> = vec![&data[..2], &data[2..2], &data[2..16_390], &data[16_390..]];
+            let mut out = vec![0u8; tls12::sealed_len(data.len(), explicit)];
+            assert_eq!(tls12::seal_records(&aead, &iv, explicit, 9, 23, &chunks, &mut out), Ok(3));
+            let (mut at, mut joined, mut seq) = (0, Vec::new(), 9u64);
+            while at < out.len() {
+                let len = u16::from_be_bytes([out[at + 3], out[at + 4]]) as usize;
+                assert_eq!(&out[at..at + 3], &[23, 3, 3]);
+                let e = if explicit { 8 } else { 0 };
+                let mut nonce = [0u8; 12];
+                if explicit {
+                    assert_eq!(&out[at + 5..at + 13], &seq.to_be_bytes());
+                    nonce[..4].copy_from_slice(&iv);
+                    nonce[4..].copy_from_slice(&seq.to_be_bytes());
+                } else {
+                    nonce.copy_from_slice(&iv);
+                    for (d, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+                        *d ^= s;
+                    }
+                }
+                let n = len - e - TAG_LENGTH;
+                let mut aad = seq.to_be_bytes().to_vec();
+                aad.extend_from_slice(&[23, 3, 3]);
+                aad.extend_from_slice(&(n as u16).to_be_bytes());
+                let mut body = out[at + 5 + e..at + 5 + len].to_vec();
+                assert_eq!(aead.open_in_place(nonce, &aad, &mut body), Ok(n));
+                joined.extend_from_slice(&body[..n]);
+                at += 5 + len;
+                seq += 1;
+            }
+            assert_eq!(joined, data);
+            let mut none = [];
+            assert_eq!(tls12::seal_records(&aead, &iv, explicit, 0, 23, &[&[]], &mut none), Ok(0));
+            assert_eq!(tls12::seal_records(&aead, &iv, explicit, 0, 23, &[b"x"], &mut [0u8; 10]), Err(AeadError::BufferLength));
+        }
     }
 
     fn hex(s: &str) -> Vec<u8> {

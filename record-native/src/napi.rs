@@ -58,6 +58,34 @@ impl AeadCipher {
         self.inner.seal_in_place(nonce, &aad, &mut out, len).map_err(|e| js_err("ERR_AEAD_ARGUMENT", e))
     }
 
+    /// Seals the concatenated `chunks` as TLS 1.2 records of `content_type` from sequence number
+    /// `seq` into `out` (exactly the records' size, see `tls12::sealed_len`): `iv` is the 4-byte
+    /// AES-GCM salt when `explicit_nonce`, else the 12-byte ChaCha20-Poly1305 IV. Returns the
+    /// number of records.
+    #[napi]
+    pub fn seal_tls12_records(
+        &self,
+        iv: BufferSlice,
+        explicit_nonce: bool,
+        seq: BigInt,
+        content_type: u32,
+        chunks: Vec<BufferSlice>,
+        mut out: BufferSlice,
+    ) -> Result<u32> {
+        let (_, seq, lossless) = seq.get_u64();
+        let ct = u8::try_from(content_type).map_err(|_| js_err("ERR_AEAD_ARGUMENT", "a content type is one byte"))?;
+        if !lossless {
+            return Err(js_err("ERR_AEAD_ARGUMENT", "a sequence number is a 64-bit unsigned integer"));
+        }
+        if overlaps(&iv, &out) || chunks.iter().any(|c| overlaps(c, &out)) {
+            return Err(js_err("ERR_AEAD_ARGUMENT", "out overlaps an input"));
+        }
+        let views: Vec<&[u8]> = chunks.iter().map(|c| &c[..]).collect();
+        crate::tls12::seal_records(&self.inner, &iv, explicit_nonce, seq, ct, &views, &mut out)
+            .map(|n| n as u32)
+            .map_err(|_| js_err("ERR_AEAD_ARGUMENT", "out must be exactly the records' size and the IV 4 (GCM) or 12 bytes"))
+    }
+
     /// Copies `input` (ciphertext then tag) into `out` (at least as long) and checks and decrypts
     /// it there. Returns the plaintext length (`out[..n]`), or -1 when authentication fails.
     #[napi]

@@ -16,7 +16,7 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { RecordDeframer } from '../tls/record-deframer.js';
-import { ContentType, AlertDescription, MAX_PLAINTEXT } from '../tls/wire.js';
+import { ContentType, AlertDescription } from '../tls/wire.js';
 import { TlsError } from '../tls/errors.js';
 import { continueTaggedSession, type StationTlsSession } from '../protocol/tag-reader.js';
 
@@ -107,35 +107,19 @@ export class FlowTls extends Duplex {
   }
 
   /**
-   * Seal the chunks as records filled up to 16384 bytes across chunk boundaries (no copy: a
-   * record's plaintext may be several pieces) and hand them to the socket in one vectored write.
+   * Seal the chunks as records filled up to 16384 bytes across chunk boundaries (one native call
+   * and one buffer for the batch with the record addon, else views without copies) and hand them
+   * to the socket in one vectored write.
    */
   #writeChunks(chunks: Buffer[], callback: (err?: Error | null) => void): void {
-    const parts: Buffer[] = [];
-    let length = 0;
+    let parts: Buffer[];
     try {
-      let pieces: Buffer[] = [];
-      let fill = 0;
-      for (const chunk of chunks) {
-        length += chunk.length;
-        for (let off = 0; off < chunk.length;) {
-          const n = Math.min(MAX_PLAINTEXT - fill, chunk.length - off);
-          pieces.push(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n));
-          fill += n;
-          off += n;
-          if (fill === MAX_PLAINTEXT) {
-            this.#sealInto(parts, pieces);
-            pieces = [];
-            fill = 0;
-          }
-        }
-      }
-      if (fill > 0) this.#sealInto(parts, pieces);
+      parts = this.#session.write.sealRecords(ContentType.application_data, chunks);
     } catch (err) {
       callback(err as Error);
       return;
     }
-    this.bytesOut += length;
+    for (const c of chunks) this.bytesOut += c.length;
     if (parts.length === 0) {
       callback();
       return;
@@ -147,11 +131,6 @@ export class FlowTls extends Duplex {
     // write() said "full" while corked; what counts is whether the flush left data queued.
     if (s.writableLength < s.writableHighWaterMark) callback();
     else s.once('drain', () => callback());
-  }
-
-  /** Seal one application-data record of these pieces and append its parts. */
-  #sealInto(parts: Buffer[], pieces: Buffer[]): void {
-    for (const p of this.#session.write.sealPieces(ContentType.application_data, pieces)) parts.push(p);
   }
 
   override _final(callback: (err?: Error | null) => void): void {

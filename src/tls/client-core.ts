@@ -340,20 +340,15 @@ export class ClientCore {
 
   /**
    * Seal application data as records of at most 16384 bytes, returned as buffers to write in
-   * order with one vectored write (three per record: header, ciphertext, tag).
+   * order with one vectored write (one for all records with the record addon, else three per
+   * record: header, ciphertext, tag).
    *
-   * @param data - any length.
+   * @param data - any length; empty writes send nothing (browsers never send empty records).
    * @returns the parts of the records.
    * @throws TlsError `ERR_TLS_INVALID_STATE` before the handshake finished or after close.
    */
   sealApplicationDataParts(data: Uint8Array): Buffer[] {
-    const w = this.#writable();
-    const parts: Buffer[] = [];
-    // Empty writes send nothing: browsers never send empty records, so neither do we.
-    for (let off = 0; off < data.length; off += MAX_PLAINTEXT) {
-      parts.push(...w.sealParts(ContentType.application_data, data.subarray(off, off + MAX_PLAINTEXT)));
-    }
-    return parts;
+    return this.#writable().sealRecords(ContentType.application_data, [data]);
   }
 
   /**

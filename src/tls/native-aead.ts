@@ -30,6 +30,14 @@ export interface NativeAead {
    * @returns the plaintext length (at the start of `out`), or -1 when authentication fails
    */
   open(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array): number;
+  /**
+   * Seal the concatenated `chunks` as TLS 1.2 records (each up to 16384 bytes) from sequence
+   * number `seq` into `out`, which is exactly their size.
+   *
+   * @param iv - the 4-byte AES-GCM salt when `explicitNonce`, else the 12-byte ChaCha20 IV
+   * @returns the number of records
+   */
+  sealTls12Records(iv: Uint8Array, explicitNonce: boolean, seq: bigint, contentType: number, chunks: readonly Uint8Array[], out: Uint8Array): number;
 }
 
 /**

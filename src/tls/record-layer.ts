@@ -191,6 +191,32 @@ export class RecordProtection {
   }
 
   /**
+   * Seal the concatenation of `chunks` as records of at most 16384 bytes, filled across chunk
+   * boundaries: with the native AEAD one call and one buffer for the whole batch (what a relay
+   * writing many records wants), else the records' parts.
+   *
+   * @param contentType - the records' content type.
+   * @param chunks - the plaintext in order, any sizes; no records for no bytes.
+   * @returns buffers whose concatenation is the records.
+   * @throws TlsError `ERR_TLS_SEQUENCE_OVERFLOW` when the batch needs more sequence numbers than
+   *   are left (nothing is sealed then).
+   */
+  sealRecords(contentType: number, chunks: readonly Uint8Array[]): Buffer[] {
+    let length = 0;
+    for (const c of chunks) length += c.length;
+    const records = Math.ceil(length / MAX_PLAINTEXT);
+    if (records === 0) return [];
+    if (this.#seq + BigInt(records - 1) > MAX_SEQ) throw new TlsError('ERR_TLS_SEQUENCE_OVERFLOW', 'write sequence number exhausted');
+    const native = this.#native;
+    if (native === null) return sealEachRecord(chunks, (pieces) => this.sealPieces(contentType, pieces));
+    const explicit = this.suite.explicitNonceLength;
+    const out = Buffer.allocUnsafe(length + records * (RECORD_HEADER_LENGTH + explicit + AEAD_TAG_LENGTH));
+    native.sealTls12Records(this.#iv, explicit > 0, this.#seq, contentType, chunks, out);
+    this.#seq += BigInt(records);
+    return [out];
+  }
+
+  /**
    * Check and decrypt one whole record (header included) and advance the sequence number.
    *
    * @param record - the record bytes.
@@ -304,6 +330,35 @@ export class RecordProtection {
     }
     return nonce;
   }
+}
+
+/**
+ * Cut the concatenation of `chunks` into records of at most 16384 bytes across chunk boundaries
+ * (views, no copies) and seal each with `seal`, for the record layers' `sealRecords`.
+ *
+ * @param chunks - the plaintext in order.
+ * @param seal - seals one record's pieces and returns its parts.
+ * @returns the parts of all records, in order.
+ */
+export function sealEachRecord(chunks: readonly Uint8Array[], seal: (pieces: Uint8Array[]) => Buffer[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let pieces: Uint8Array[] = [];
+  let fill = 0;
+  for (const chunk of chunks) {
+    for (let off = 0; off < chunk.length;) {
+      const n = Math.min(MAX_PLAINTEXT - fill, chunk.length - off);
+      pieces.push(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n));
+      fill += n;
+      off += n;
+      if (fill === MAX_PLAINTEXT) {
+        for (const p of seal(pieces)) parts.push(p);
+        pieces = [];
+        fill = 0;
+      }
+    }
+  }
+  if (fill > 0) for (const p of seal(pieces)) parts.push(p);
+  return parts;
 }
 
 /**

@@ -14,7 +14,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { tls13CipherSuite, type Tls13SuiteInfo } from './cipher-suites.js';
 import { TlsError } from './errors.js';
 import { nativeAead, OutputSlab, type NativeAead } from './native-aead.js';
-import { aeadCipher, aeadDecipher, aeadKeystream, splitWholeRecord, xorSequenceNonce } from './record-layer.js';
+import { aeadCipher, aeadDecipher, aeadKeystream, sealEachRecord, splitWholeRecord, xorSequenceNonce } from './record-layer.js';
 import { nextTrafficSecret, trafficKeys, TLS13_IV_LENGTH } from './tls13-keys.js';
 import { ContentType, MAX_PLAINTEXT, ProtocolVersion, RECORD_HEADER_LENGTH } from './wire.js';
 
@@ -182,6 +182,19 @@ export class Tls13RecordProtection {
     out.push(cipher.update(trailer));
     cipher.final();
     return [head, Buffer.concat(out, innerLength), cipher.getAuthTag()];
+  }
+
+  /**
+   * Seal the concatenation of `chunks` as records of at most 16384 bytes, filled across chunk
+   * boundaries.
+   *
+   * @param contentType - the inner content type.
+   * @param chunks - the content in order, any sizes; no records for no bytes.
+   * @returns buffers whose concatenation is the records.
+   * @throws TlsError `ERR_TLS_SEQUENCE_OVERFLOW`.
+   */
+  sealRecords(contentType: number, chunks: readonly Uint8Array[]): Buffer[] {
+    return sealEachRecord(chunks, (pieces) => this.sealPieces(contentType, pieces));
   }
 
   /**

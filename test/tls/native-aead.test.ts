@@ -55,6 +55,28 @@ t.test('TLS 1.2: native and node:crypto seal the same records for every suite an
   }
 });
 
+t.test('TLS 1.2 batches: one native call seals the records node:crypto seals one by one', async (t) => {
+  for (const [suite, info] of CIPHER_SUITES) {
+    const key = randomBytes(info.keyLength);
+    const iv = randomBytes(info.fixedIvLength);
+    const native = new RecordProtection({ suite, key, iv, seq: 3n });
+    const node = new RecordProtection({ suite, key, iv, seq: 3n, native: false });
+    for (const total of [1, 16384, 16385, 65_536, 100_000]) {
+      const chunks = [randomBytes(2), randomBytes(0), ...Array.from({ length: 5 }, () => randomBytes(Math.floor(total / 5))), randomBytes(total % 5)];
+      const a = native.sealRecords(23, chunks);
+      t.equal(a.length, 1, 'native: one buffer for the batch');
+      t.ok(Buffer.concat(a).equals(Buffer.concat(node.sealRecords(23, chunks))), `0x${suite.toString(16)}: ${total + 2} bytes sealed alike`);
+    }
+    t.equal(native.sequence, node.sequence, 'sequence numbers in step');
+    t.same(native.sealRecords(23, [Buffer.alloc(0)]), [], 'no bytes, no records');
+  }
+  const last = new RecordProtection({ suite: 0xc02f, key: randomBytes(16), iv: randomBytes(4), seq: 0xffff_ffff_ffff_ffffn });
+  throwsTls(t, () => last.sealRecords(23, [Buffer.alloc(16385)]), 'ERR_TLS_SEQUENCE_OVERFLOW', 'two records where one sequence number is left');
+  t.equal(last.sequence, 0xffff_ffff_ffff_ffffn, 'nothing sealed');
+  t.equal(Buffer.concat(last.sealRecords(23, [Buffer.from('last')])).length, 5 + 8 + 4 + 16);
+  throwsTls(t, () => last.sealRecords(23, [Buffer.from('x')]), 'ERR_TLS_SEQUENCE_OVERFLOW');
+});
+
 t.test('TLS 1.3: native and node:crypto seal the same records for every suite, across a KeyUpdate', async (t) => {
   for (const [suite, info] of TLS13_CIPHER_SUITES) {
     const secret = randomBytes(info.hashLength);
