@@ -40,30 +40,6 @@ export interface NativeAead {
   sealTls12Records(iv: Uint8Array, explicitNonce: boolean, seq: bigint, contentType: number, chunks: readonly Uint8Array[], out: Uint8Array): number;
 }
 
-/**
- * Output space for opened records, carved from 256 KiB slabs: one allocation per sixteen 16 KiB
- * records instead of one per record. A slab is never reused; it is freed when the last view of it
- * is, so a consumer that keeps a record keeps at most one slab.
- */
-export class OutputSlab {
-  static readonly SIZE = 256 * 1024;
-  #slab: Buffer = Buffer.alloc(0);
-  #offset = 0;
-
-  /** `n` bytes of fresh space (their contents are unspecified). */
-  take(n: number): Buffer {
-    if (n > OutputSlab.SIZE) return Buffer.allocUnsafeSlow(n);
-    if (this.#offset + n > this.#slab.length) {
-      this.#slab = Buffer.allocUnsafeSlow(OutputSlab.SIZE);
-      this.#offset = 0;
-    }
-    const out = this.#slab.subarray(this.#offset, this.#offset + n);
-    // Keep views 8-byte aligned, as fresh allocations are.
-    this.#offset += (n + 7) & ~7;
-    return out;
-  }
-}
-
 interface RawAddon {
   AeadCipher: new (algorithm: string, key: Uint8Array) => NativeAead;
 }

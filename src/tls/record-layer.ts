@@ -22,7 +22,7 @@ import {
 import { InvalidArgumentError } from '../errors.js';
 import { cipherSuite, type AeadKind, type CipherSuiteInfo } from './cipher-suites.js';
 import { TlsError } from './errors.js';
-import { nativeAead, OutputSlab, type NativeAead } from './native-aead.js';
+import { nativeAead, type NativeAead } from './native-aead.js';
 import { deriveKeyBlock, type KeyBlock } from './tls12-keys.js';
 import { MAX_CIPHERTEXT, MAX_PLAINTEXT, ProtocolVersion, RECORD_HEADER_LENGTH } from './wire.js';
 
@@ -74,7 +74,6 @@ export class RecordProtection {
   readonly #aadScratch = Buffer.alloc(13);
   /** The native AEAD under #key when the addon is in use (src/tls/native-aead.ts). */
   readonly #native: NativeAead | null;
-  #slab: OutputSlab | undefined;
   #seq: bigint;
 
   /**
@@ -262,7 +261,8 @@ export class RecordProtection {
     }
     const native = this.#native;
     if (native !== null) {
-      const out = (this.#slab ??= new OutputSlab()).take(ctLength + AEAD_TAG_LENGTH);
+      // Its own buffer per record: a shared slab would let one kept record pin the others' memory.
+      const out = Buffer.allocUnsafe(ctLength + AEAD_TAG_LENGTH);
       if (native.open(nonce, this.#additionalData(seq, contentType, version, ctLength), body.subarray(explicit), out) < 0) {
         throw new TlsError('ERR_TLS_BAD_RECORD_MAC', 'record failed authentication', { context: { seq: seq.toString() } });
       }

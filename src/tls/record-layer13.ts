@@ -13,7 +13,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { tls13CipherSuite, type Tls13SuiteInfo } from './cipher-suites.js';
 import { TlsError } from './errors.js';
-import { nativeAead, OutputSlab, type NativeAead } from './native-aead.js';
+import { nativeAead, type NativeAead } from './native-aead.js';
 import { aeadCipher, aeadDecipher, aeadKeystream, sealEachRecord, splitWholeRecord, xorSequenceNonce } from './record-layer.js';
 import { nextTrafficSecret, trafficKeys, TLS13_IV_LENGTH } from './tls13-keys.js';
 import { ContentType, MAX_PLAINTEXT, ProtocolVersion, RECORD_HEADER_LENGTH } from './wire.js';
@@ -65,7 +65,6 @@ export class Tls13RecordProtection {
   readonly #aad = Buffer.alloc(RECORD_HEADER_LENGTH);
   /** The native AEAD under #key when the addon is in use (src/tls/native-aead.ts). */
   readonly #native: NativeAead | null;
-  #slab: OutputSlab | undefined;
   #useNative: boolean;
   #seq: bigint;
 
@@ -225,7 +224,8 @@ export class Tls13RecordProtection {
     let inner: Buffer;
     const native = this.#native;
     if (native !== null) {
-      const out = (this.#slab ??= new OutputSlab()).take(body.length);
+      // Its own buffer per record: a shared slab would let one kept record pin the others' memory.
+      const out = Buffer.allocUnsafe(body.length);
       if (native.open(this.#nonceFor(seq), aad, body, out) < 0) {
         throw new TlsError('ERR_TLS_BAD_RECORD_MAC', 'record failed authentication', { context: { seq: seq.toString() } });
       }

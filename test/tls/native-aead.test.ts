@@ -8,7 +8,7 @@ import t from 'tap';
 import { randomBytes, randomInt } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { nativeAeadStatus, OutputSlab } from '../../src/tls/native-aead.js';
+import { nativeAeadStatus } from '../../src/tls/native-aead.js';
 import { RecordProtection } from '../../src/tls/record-layer.js';
 import { Tls13RecordProtection } from '../../src/tls/record-layer13.js';
 import { CIPHER_SUITES, TLS13_CIPHER_SUITES } from '../../src/tls/cipher-suites.js';
@@ -115,12 +115,7 @@ t.test('opened records keep their bytes while later records are opened', async (
     sent.push(p);
     got.push(r.open(w.seal(23, p)).plaintext);
   }
-  t.ok(got.every((g, i) => g.equals(sent[i]!)), '60 records across several slabs intact');
-  const slab = new OutputSlab();
-  const views = [slab.take(100), slab.take(OutputSlab.SIZE - 200), slab.take(100), slab.take(OutputSlab.SIZE + 1)];
-  t.not(views[2]!.buffer, views[0]!.buffer, 'a request that does not fit starts a new slab');
-  t.equal(views[3]!.length, OutputSlab.SIZE + 1, 'oversize requests get their own buffer');
-  t.equal(views[1]!.byteOffset - views[0]!.byteOffset, 104, 'views are 8-byte aligned and do not overlap');
+  t.ok(got.every((g, i) => g.equals(sent[i]!)), '60 records intact after all were opened');
 });
 
 t.test('TAPDANCE_NATIVE_AEAD=0 turns the addon off and the record layer falls back', async (t) => {
