@@ -40,7 +40,7 @@ export class TapDanceSocket extends Duplex {
   readonly #session: ClientSession;
   readonly #target: { host: string; port: number } | null;
   #connected: Promise<void> | null = null;
-  #idleMs = 0;
+  #idleMs: number | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #keepAlive: [boolean, number] | null = null;
 
@@ -120,6 +120,11 @@ export class TapDanceSocket extends Duplex {
     return this;
   }
 
+  /** The idle timeout set by {@link TapDanceSocket.setTimeout}, undefined before (as net.Socket). */
+  get timeout(): number | undefined {
+    return this.#idleMs;
+  }
+
   /** Emit 'timeout' after `ms` without covert traffic, like net.Socket (0 disables). */
   setTimeout(ms: number, callback?: () => void): this {
     this.#idleMs = ms;
@@ -127,7 +132,8 @@ export class TapDanceSocket extends Duplex {
       if (ms === 0) this.off('timeout', callback);
       else this.once('timeout', callback);
     }
-    this.#touch();
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = ms > 0 ? setTimeout(() => this.emit('timeout'), ms) : undefined;
     return this;
   }
 
@@ -179,13 +185,14 @@ export class TapDanceSocket extends Duplex {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     this.#session.destroy(err);
     callback(err);
   }
 
+  /** Covert traffic: restart the idle timer (refresh, as net.Socket does: no new timer per chunk). */
   #touch(): void {
-    clearTimeout(this.#idleTimer);
-    if (this.#idleMs > 0) this.#idleTimer = setTimeout(() => this.emit('timeout'), this.#idleMs);
+    this.#idleTimer?.refresh();
   }
 
   #applySocketOptions(): void {

@@ -160,3 +160,31 @@ t.test('a session whose flow is lost and never replaced ends after the reconnect
   t.equal(short.stats.sessionEnds.get('client_timeout'), 1, 'the station ended it as CLIENT_TIMEOUT');
   t.equal(short.stats.sessionsActive, 0);
 });
+
+t.test('setTimeout: covert traffic keeps the socket from timing out; idleness then emits timeout once; 0 disables', async (t) => {
+  const socket = await dial({ ...path.dialOptions, target: `127.0.0.1:${path.echoPort}` });
+  t.equal(socket.timeout, undefined, 'no timeout before setTimeout, as net.Socket');
+  let timeouts = 0;
+  socket.on('timeout', () => { timeouts++; });
+  socket.on('data', () => {});
+  socket.setTimeout(300);
+  t.equal(socket.timeout, 300);
+  // Echoed traffic every 60 ms for 900 ms: three timeouts' worth of time, but never 300 ms idle.
+  for (let i = 0; i < 15; i++) {
+    socket.write('ping');
+    await new Promise((r) => setTimeout(r, 60));
+  }
+  t.equal(timeouts, 0, 'no timeout while traffic flowed');
+  await once(socket, 'timeout');
+  t.equal(timeouts, 1, 'idle: one timeout');
+  await new Promise((r) => setTimeout(r, 700));
+  t.equal(timeouts, 1, 'no second timeout without new traffic');
+  socket.write('ping again');
+  await once(socket, 'timeout');
+  t.equal(timeouts, 2, 'traffic re-arms the timer');
+  socket.setTimeout(0);
+  socket.write('after disabling');
+  await new Promise((r) => setTimeout(r, 700));
+  t.equal(timeouts, 2, 'setTimeout(0) disables it');
+  socket.destroy();
+});
