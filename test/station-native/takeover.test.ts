@@ -95,6 +95,9 @@ if (process.getuid?.() !== 0 || !nativeAvailable()) {
     const received = client.seen.filter((l) => l.event === 'received').map((l) => l.text);
     t.same(received, ['HELLO FROM STATION #0', 'ECHO HELLO FROM CLIENT #1', 'ECHO HELLO FROM CLIENT #2', 'ECHO HELLO FROM CLIENT #3']);
     t.notOk(client.seen.some((l) => l.event === 'error'), 'the client saw no reset or TLS error');
+    // The station logs each message before echoing it, but its stdout and the client's are two
+    // pipes: the client's 'done' can reach us before the station's last line does.
+    await station.waitFor((l) => l.event === 'message' && l.text === 'HELLO FROM CLIENT #3', 5_000, 'the station\'s last message line');
     const messages = station.seen.filter((l) => l.event === 'message').map((l) => l.text);
     t.same(messages, ['HELLO FROM CLIENT #1', 'HELLO FROM CLIENT #2', 'HELLO FROM CLIENT #3']);
 
