@@ -1,8 +1,9 @@
 /**
  * What the e2e download helpers (`*-download-main.ts`) share: they run in the testbed's client
- * namespace, pin themselves to the CPU in `BENCH_CPU` when it is set, download `--warmup` once
- * untimed when given (a long-lived client, as Tor or Psiphon keep their transport running, with
- * its code compiled), then time the real download and print one JSON line.
+ * namespace, pin themselves to the CPU in `BENCH_CPU` when it is set, download the warm-up path
+ * untimed when given, {@link WARMUPS} times (a long-lived client, as Tor or Psiphon keep their
+ * transport running, has its code compiled: one warm-up leaves a TapDance dial at ~13 ms of CPU,
+ * three at ~4 ms), then time the real download and print one JSON line.
  *
  * @module
  */
@@ -10,6 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
+
+/** Untimed warm-up downloads before the timed one, when a warm-up path is given. */
+export const WARMUPS = 3;
 
 /** One timed download, as printed. */
 export interface DownloadResult {
@@ -55,12 +59,12 @@ export function pinFromEnv(): void {
 }
 
 /**
- * Run `download(path)` once for `warmup` (when given) and once for `path`, then print the timed
- * result and exit.
+ * Run `download(warmup)` {@link WARMUPS} times (when given) and `download(path)` once, then print
+ * the timed result and exit.
  */
 export async function runDownload(path: string, warmup: string | undefined, download: (path: string) => Promise<DownloadResult>): Promise<void> {
   pinFromEnv();
-  if (warmup !== undefined && warmup !== '') await download(warmup);
+  if (warmup !== undefined && warmup !== '') for (let i = 0; i < WARMUPS; i++) await download(warmup);
   const cpu = process.cpuUsage();
   const r = await download(path);
   const used = process.cpuUsage(cpu);

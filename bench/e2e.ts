@@ -6,13 +6,13 @@
  *    covert nginx serving the same file) as a ratio to a plain TLS download of the same size from
  *    the same nginx decoy by Node's https client, which does the same per-byte work in the same
  *    runtime (target ≥ 0.8). Each client is a helper process (`*-download-main.ts`) that makes a
- *    new connection per download; "running" clients first download a small file untimed, as a
- *    long-lived client (Tor's or Psiphon's transport) has its code compiled, and "fresh" ones do
- *    not. Layouts: with two or more CPUs, first as deployed, the client on CPU 0 and the decoy,
- *    covert server and station on CPU 1 (a client and a station never share a CPU), then all on
- *    shared CPUs, where the station's work competes with the client's. A plain download with
- *    this project's own TLS client isolates the station path's cost; curl (OpenSSL, C) is a
- *    further reference;
+ *    new connection per download; "running" clients first download a small file untimed (three
+ *    times), as a long-lived client (Tor's or Psiphon's transport) has its code compiled, and
+ *    "fresh" ones do not. Layouts: with two or more CPUs, first as deployed, the client on CPU 0
+ *    and the decoy, covert server and station on CPU 1 (a client and a station never share a
+ *    CPU), then all on shared CPUs, where the station's work competes with the client's. A plain
+ *    download with this project's own TLS client isolates the station path's cost; curl
+ *    (OpenSSL, C) is a further reference;
  * 2. with a round-trip time added on the router: time from dial to the first covert byte minus
  *    the TCP and TLS handshake time, in round trips (target ≤ 1), with the client's defaults
  *    (TLS 1.2 False Start tag, the HTTP request as early data inside the tag: SPEC.md §5.1, §6.1)
@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StationPath } from '../src/demo/station-path.js';
 import { startNginx } from '../src/testbed/nginx.js';
-import type { DownloadResult } from './download-run.js';
+import { WARMUPS, type DownloadResult } from './download-run.js';
 
 const MB = Number(process.env.BENCH_E2E_MB ?? 64);
 const RUNS = Number(process.env.BENCH_E2E_RUNS ?? 3);
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       const td = best.tapdance;
       const where = layout === 'separate' ? 'client on CPU 0, decoy, covert server and station on CPU 1 (as deployed)' : `all on ${cpus} shared CPU${cpus > 1 ? 's' : ''}`;
       console.log(`e2e download ${MB} MiB, best of ${RUNS}, ${where}:\n` +
-        `  running clients (warmed by one small download, a new connection each): TapDance ${td.warm.toFixed(0)} Mbit/s, ` +
+        `  running clients (warmed by ${WARMUPS} small downloads, a new connection each): TapDance ${td.warm.toFixed(0)} Mbit/s, ` +
         `plain TLS with Node https ${best.https.warm.toFixed(0)} Mbit/s, ratio ${(td.warm / best.https.warm).toFixed(2)}${layout === 'separate' ? ' (target >= 0.8)' : ''}; ` +
         `first to last byte ${(td.data / best.https.data).toFixed(2)}; ` +
         `this project's TLS client ${best.own.warm.toFixed(0)} Mbit/s (TapDance/own ${(td.warm / best.own.warm).toFixed(2)}: the station path alone)\n` +
