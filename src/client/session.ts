@@ -297,6 +297,12 @@ export class ClientSession {
 
   #onFlowData(flow: TapDanceFlow, chunk: Buffer): void {
     if (flow !== this.#flow) return;
+    // Most records are one whole data frame: straight to the application.
+    const whole = flow.decoder.wholeDataFrame(chunk);
+    if (whole !== null) {
+      if (this.#state !== 'closed') this.#deliver(flow, whole);
+      return;
+    }
     let frames: Frame[];
     try {
       frames = flow.decoder.push(chunk);
@@ -307,14 +313,19 @@ export class ClientSession {
     this.#handleFrames(flow, frames);
   }
 
+  /** Covert data to the application; pause the flow while the application is full. */
+  #deliver(flow: TapDanceFlow, data: Uint8Array): void {
+    if (!this.#sink.data(data) && !this.#readPaused) {
+      this.#readPaused = true;
+      flow.tls.pause();
+    }
+  }
+
   #handleFrames(flow: TapDanceFlow, frames: readonly Frame[]): void {
     for (const frame of frames) {
       if (this.#state === 'closed' || flow !== this.#flow) return;
       if (frame.type === 'data') {
-        if (!this.#sink.data(frame.data) && !this.#readPaused) {
-          this.#readPaused = true;
-          flow.tls.pause();
-        }
+        this.#deliver(flow, frame.data);
         continue;
       }
       let msg: StationToClient;

@@ -186,6 +186,19 @@ export class FrameDecoder {
   }
 
   /**
+   * The fast path of a relay: when nothing is buffered and `chunk` is exactly one data frame (what
+   * a station's full TLS record holds: a 2-byte header and up to 16382 bytes), its data as a view
+   * without building a frame list. Otherwise null, and the caller uses {@link FrameDecoder.push}.
+   *
+   * @param chunk - the next bytes of the stream (not consumed when null is returned)
+   * @returns the frame's data, or null
+   */
+  wholeDataFrame(chunk: Uint8Array): Uint8Array | null {
+    if (this.#buffered !== 0 || this.#failed || chunk.length < 3 || chunk[0]! < 0x80) return null;
+    return 0x10000 - ((chunk[0]! << 8) | chunk[1]!) === chunk.length - 2 ? chunk.subarray(2) : null;
+  }
+
+  /**
    * Declare the end of the stream.
    *
    * @throws {@link ProtocolError} `ERR_PROTO_FRAME_TRUNCATED` when a partial frame is buffered

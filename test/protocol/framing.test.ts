@@ -145,3 +145,21 @@ t.test('ending inside a frame is ERR_PROTO_FRAME_TRUNCATED; ending between frame
   ok.push(hexToBytes('ffff01'));
   t.doesNotThrow(() => ok.end());
 });
+
+t.test('wholeDataFrame: the data of a chunk that is exactly one data frame, else null and nothing consumed', async (t) => {
+  const data = randomBytes(16382);
+  const frame = encodeDataFrame(data);
+  const dec = new FrameDecoder();
+  t.same(dec.wholeDataFrame(frame), data, 'one whole data frame');
+  t.equal(dec.wholeDataFrame(frame.subarray(0, 100)), null, 'a partial frame');
+  t.equal(dec.wholeDataFrame(concatBytes(frame, encodeDataFrame(Uint8Array.of(1)))), null, 'more than one frame');
+  const pb = encodeProtobufFrame(Uint8Array.of(8, 1));
+  t.equal(dec.wholeDataFrame(pb), null, 'a protobuf frame');
+  t.equal(dec.wholeDataFrame(new Uint8Array(0)), null, 'nothing');
+  t.equal(dec.bufferedLength, 0, 'nothing was consumed or buffered');
+  // With bytes buffered the chunk continues an earlier frame: never the fast path.
+  dec.push(frame.subarray(0, 1));
+  t.equal(dec.wholeDataFrame(frame), null, 'bytes already buffered');
+  const frames = dec.push(frame.subarray(1));
+  t.same(frames.map((f) => f.type), ['data'], 'push still decodes the split frame');
+});
