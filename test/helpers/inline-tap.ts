@@ -17,6 +17,8 @@ import type { Takeover } from '../../src/station/session-table.js';
 
 /** Body length below which a record cannot carry a tag (240 stego bytes + the 16-byte AEAD tag). */
 const MIN_TAGGED_BODY = 256;
+/** How long after the decoy's Finished an answer to a False Start request still counts. */
+const ANSWER_GRACE_MS = 25;
 
 /** What the tap saw. */
 export interface InlineTapStats {
@@ -61,18 +63,31 @@ export async function startInlineTap(options: {
     let serverCcs = false;
     let serverFinished = false;
     let afterFinished: ((answered: boolean) => void) | null = null;
+    // Whether the decoy sent anything after its Finished: right behind it in the same read, or
+    // within a short grace, since node's TLS server may write its answer to a False Start request
+    // as a separate segment (the native station looks at the Finished's segment only).
+    let answered: boolean | null = null;
+    let grace: NodeJS.Timeout | undefined;
+    const settle = (value: boolean): void => {
+      if (answered !== null) return;
+      answered = value;
+      clearTimeout(grace);
+      afterFinished?.(value);
+    };
     const onUpstream = (chunk: Buffer): void => {
       client.write(chunk);
-      if (serverFinished) return;
+      if (serverFinished) {
+        settle(true);
+        return;
+      }
       serverBuffered = Buffer.concat([serverBuffered, chunk]);
       while (serverBuffered.length >= 5 && serverBuffered.length >= 5 + serverBuffered.readUInt16BE(3)) {
         const type = serverBuffered[0];
         serverBuffered = serverBuffered.subarray(5 + serverBuffered.readUInt16BE(3));
         if (serverCcs) {
           serverFinished = true;
-          // Records right behind the Finished: the decoy answered the request (the native
-          // station drops such a flow too).
-          afterFinished?.(serverBuffered.length > 0);
+          if (serverBuffered.length > 0) settle(true);
+          else grace = setTimeout(() => settle(false), ANSWER_GRACE_MS);
           return;
         }
         serverCcs = type === 0x14;
@@ -124,12 +139,13 @@ export async function startInlineTap(options: {
             clientAddress: client.remoteAddress ?? '',
           });
         };
+        // A tag after the decoy's Finished (no False Start): nothing of the decoy's can clash.
         if (serverFinished) {
           takeOver();
           return;
         }
-        afterFinished = (answered) => {
-          if (!answered) {
+        afterFinished = (decoyAnswered) => {
+          if (!decoyAnswered) {
             takeOver();
             return;
           }
