@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { readStationKeyFile } from '../crypto/key-files.js';
 import { decodeTagPayload, tagKeyFromMaterial } from '../crypto/tag.js';
 import { readClientConf } from '../protocol/client-conf.js';
+import { nativeAeadStatus } from '../tls/native-aead.js';
 import type { ClientConf } from '../protocol/messages.js';
 import { CovertAllowlist } from './allowlist.js';
 import type { StationConfig } from './config.js';
@@ -132,6 +133,8 @@ export class Station {
       interface: config.capture.interface, workers: config.capture.workers, capture: config.capture.kind,
       keys: keys.length, tlsPorts: config.capture.tlsPorts, clientConfGeneration: clientConf?.generation,
       loadStore: station.#load instanceof RedisDecoyLoad ? 'redis' : 'local', metrics: station.#metricsAddress,
+      // Which record AEAD seals and opens the flows' TLS records (record-native/ when built).
+      recordAead: nativeAeadStatus().loaded ? 'native' : `node:crypto (${nativeAeadStatus().reason ?? ''})`,
     }, 'station started');
     return station;
   }

@@ -72,6 +72,11 @@ t.test('a client with an older ClientConf generation receives the station\'s and
   t.equal(saved.decoyList!.tlsDecoys[0]!.tcpwin, 60_000);
 });
 
+t.test('the station says at start which record AEAD seals its flows (the record addon, built by setup)', async (t) => {
+  const started = path.stationLog.find((l) => l.msg === 'station started') as { recordAead?: string } | undefined;
+  t.equal(started?.recordAead, 'native');
+});
+
 t.test('SIGHUP installs a new ClientConf for the next clients without a restart', async (t) => {
   const mine = join(work, 'ClientConf.client');
   const sessions = path.stationLog.filter((l) => l.msg === 'station started').length;
