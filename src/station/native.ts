@@ -20,10 +20,9 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { existsSync } from 'node:fs';
 
+import { addonPath as sharedAddonPath } from '../addon-path.js';
 import { TapDanceError, type TapDanceErrorOptions } from '../errors.js';
 import { StationConfigError } from './errors.js';
 
@@ -204,14 +203,7 @@ interface RawAddon {
 
 /** Where the addon is expected for this platform. */
 export function addonPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // src/station (tsx/ts) or dist/src/station (built): walk up to the package root.
-  for (let dir = here; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const p = path.join(dir, 'station-native', `tapdance-station.${process.platform}-${process.arch}.node`);
-    if (existsSync(p)) return p;
-    if (existsSync(path.join(dir, 'package.json'))) return p;
-  }
-  return path.join(here, 'station-native', `tapdance-station.${process.platform}-${process.arch}.node`);
+  return sharedAddonPath('station-native', 'tapdance-station');
 }
 
 let cached: RawAddon | undefined;

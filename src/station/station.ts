@@ -129,12 +129,13 @@ export class Station {
       await station.#load.close();
       throw err;
     }
+    const aead = nativeAeadStatus();
     station.log.info({
       interface: config.capture.interface, workers: config.capture.workers, capture: config.capture.kind,
       keys: keys.length, tlsPorts: config.capture.tlsPorts, clientConfGeneration: clientConf?.generation,
       loadStore: station.#load instanceof RedisDecoyLoad ? 'redis' : 'local', metrics: station.#metricsAddress,
       // Which record AEAD seals and opens the flows' TLS records (record-native/ when built).
-      recordAead: nativeAeadStatus().loaded ? 'native' : `node:crypto (${nativeAeadStatus().reason ?? ''})`,
+      recordAead: aead.loaded ? 'native' : `node:crypto (${aead.reason ?? ''})`,
     }, 'station started');
     return station;
   }

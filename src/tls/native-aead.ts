@@ -9,8 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { addonPath } from '../addon-path.js';
 import type { AeadKind } from './cipher-suites.js';
 
 /** One direction's key in the native AEAD. */
@@ -54,20 +53,9 @@ export interface NativeAeadStatus {
 let addon: RawAddon | null | undefined;
 let status: NativeAeadStatus | undefined;
 
-/** Where the addon is expected for this platform (next to the package's record-native/ sources). */
-function addonPath(): string {
-  const file = `tapdance-record.${process.platform}-${process.arch}.node`;
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // src/tls (tsx/ts) or dist/src/tls (built): walk up to the package root.
-  for (let dir = here; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'record-native', file);
-  }
-  return path.join(here, 'record-native', file);
-}
-
 function load(): RawAddon | null {
   if (addon !== undefined) return addon;
-  const p = addonPath();
+  const p = addonPath('record-native', 'tapdance-record');
   addon = null;
   if (process.env.TAPDANCE_NATIVE_AEAD === '0') {
     status = { loaded: false, path: p, reason: 'TAPDANCE_NATIVE_AEAD=0' };

@@ -65,7 +65,6 @@ export class Tls13RecordProtection {
   readonly #aad = Buffer.alloc(RECORD_HEADER_LENGTH);
   /** The native AEAD under #key when the addon is in use (src/tls/native-aead.ts). */
   readonly #native: NativeAead | null;
-  #useNative: boolean;
   #seq: bigint;
 
   /**
@@ -86,8 +85,7 @@ export class Tls13RecordProtection {
     this.#key = key;
     this.#iv = iv;
     this.#seq = seq;
-    this.#useNative = options.native !== false;
-    this.#native = this.#useNative ? nativeAead(suite.aead, key) : null;
+    this.#native = options.native === false ? null : nativeAead(suite.aead, key);
   }
 
   /** Whether records are sealed and opened by the native AEAD addon. */
@@ -111,7 +109,7 @@ export class Tls13RecordProtection {
    * @returns a new object; this one should no longer be used.
    */
   rekey(): Tls13RecordProtection {
-    return new Tls13RecordProtection({ suite: this.suite.id, secret: nextTrafficSecret(this.suite, this.secret), native: this.#useNative });
+    return new Tls13RecordProtection({ suite: this.suite.id, secret: nextTrafficSecret(this.suite, this.secret), native: this.#native !== null });
   }
 
   /**
@@ -169,9 +167,8 @@ export class Tls13RecordProtection {
     trailer[0] = contentType;
     const aad = head.subarray(0, RECORD_HEADER_LENGTH);
     if (native !== null) {
-      // The header is the additional data; a copy in scratch keeps it apart from the output.
-      this.#aad.set(aad);
-      native.seal(this.#nonceFor(seq), this.#aad, [...pieces, trailer], head.subarray(RECORD_HEADER_LENGTH));
+      // The header (the additional data) and the sealed body are adjacent parts of one buffer.
+      native.seal(this.#nonceFor(seq), aad, [...pieces, trailer], head.subarray(RECORD_HEADER_LENGTH));
       return [head];
     }
     const cipher = aeadCipher(this.suite.aead, this.#key, this.#nonceFor(seq));
