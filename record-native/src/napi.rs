@@ -101,4 +101,19 @@ impl AeadCipher {
         buf.copy_from_slice(&input);
         Ok(self.inner.open_in_place(nonce, &aad, buf).map_or(-1, |n| n as i32))
     }
+
+    /// Checks and decrypts `buf` (ciphertext then tag) where it lies, for a caller that owns the
+    /// memory (a fresh socket read): no copy and no output buffer. Returns the plaintext length
+    /// (`buf[..n]`), or -1 when authentication fails; `buf` then holds unspecified bytes.
+    #[napi]
+    pub fn open_in_place(&self, nonce: BufferSlice, aad: BufferSlice, mut buf: BufferSlice) -> Result<i32> {
+        let nonce = nonce_of(&nonce)?;
+        if buf.len() < TAG_LENGTH {
+            return Err(js_err("ERR_AEAD_ARGUMENT", "a sealed record is at least 16 bytes"));
+        }
+        if overlaps(&aad, &buf) {
+            return Err(js_err("ERR_AEAD_ARGUMENT", "buf overlaps the additional data"));
+        }
+        Ok(self.inner.open_in_place(nonce, &aad, &mut buf).map_or(-1, |n| n as i32))
+    }
 }

@@ -71,13 +71,23 @@ export function hexToBytes(hex: string, name = 'hex'): Uint8Array {
 }
 
 /**
+ * View bytes as a Buffer over the same memory (no copy).
+ *
+ * @param bytes - the bytes
+ * @returns `bytes` itself when it is a Buffer, else a Buffer view of its memory
+ */
+export function bufferView(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
  * Encode bytes as lower-case hex.
  *
  * @param bytes - the bytes
  * @returns hex text
  */
 export function bytesToHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  return bufferView(bytes).toString('hex');
 }
 
 /**

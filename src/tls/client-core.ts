@@ -299,18 +299,19 @@ export class ClientCore {
    * Feed bytes from the server.
    *
    * @param chunk - any number of bytes.
+   * @param owned - the caller gives up the chunk's memory (a fresh socket read nobody else
+   *   holds): records are then decrypted in place and plaintext may be views of the chunk.
    * @returns application data, bytes to send, and events.
    * @throws TlsError for every failure; the core is then `Failed` and only `alertFor` is useful.
    */
-  receive(chunk: Uint8Array): ReceiveResult {
+  receive(chunk: Uint8Array, owned = false): ReceiveResult {
     const out: ReceiveResult = { plaintext: [], output: [], handshakeComplete: false, closeNotify: false, tickets: 0 };
     if (this.#state === 'Closed') return out; // data after close_notify is ignored (RFC 5246 §7.2.1)
     if (this.#state === 'Failed') throw new TlsError('ERR_TLS_INVALID_STATE', 'connection already failed');
     try {
       if (this.#state === 'Start') throw unexpected('data before the ClientHello', this.#state);
-      this.#records.push(chunk);
-      // Once records are protected, each body is decrypted before the next is taken (transient).
-      for (let rec = this.#records.next(this.#read !== undefined); rec !== null; rec = this.#records.next(this.#read !== undefined)) {
+      this.#records.push(chunk, owned);
+      for (let rec = this.#records.next(this.#transientBodies()); rec !== null; rec = this.#records.next(this.#transientBodies())) {
         this.#onRecord(rec, out);
         if ((this.#state as ClientState) === 'Closed') break; // narrowed above, changed by #onRecord
       }
@@ -320,6 +321,15 @@ export class ClientCore {
       throw new TlsError('ERR_TLS_INTERNAL', 'unexpected failure while processing server data', { cause: err });
     }
     return out;
+  }
+
+  /**
+   * Once node:crypto decrypts records, each body is done with before the next is taken, so a
+   * record that spans reads is joined in a reused buffer. The native AEAD decrypts a fresh join
+   * in place instead, which saves the copy out of the reused one.
+   */
+  #transientBodies(): boolean {
+    return this.#read !== undefined && !this.#read.native;
   }
 
   /** Bytes received that do not form a whole record yet (a truncation check at EOF). */
@@ -492,7 +502,7 @@ export class ClientCore {
     }
     let plaintext: Uint8Array;
     if (this.#read !== undefined) {
-      plaintext = this.#read.openFragment(rec.contentType, rec.version, rec.body).plaintext;
+      plaintext = this.#read.openFragment(rec.contentType, rec.version, rec.body, rec.owned).plaintext;
     } else {
       if (rec.body.length > MAX_PLAINTEXT) {
         throw new TlsError('ERR_TLS_RECORD_OVERFLOW', 'plaintext record exceeds 2^14 bytes', { context: { length: rec.body.length } });
@@ -545,7 +555,7 @@ export class ClientCore {
     let plaintext: Uint8Array = rec.body;
     if (rec.contentType === ContentType.application_data) {
       if (this.#read === undefined) throw unexpected('protected record before the key change', this.#state);
-      ({ contentType: type, plaintext } = this.#read.openFragment(rec.contentType, rec.version, rec.body));
+      ({ contentType: type, plaintext } = this.#read.openFragment(rec.contentType, rec.version, rec.body, rec.owned));
     } else if (rec.contentType === ContentType.handshake && this.#read !== undefined || rec.contentType !== ContentType.alert && rec.contentType !== ContentType.handshake) {
       throw unexpected(`plaintext record of type ${rec.contentType}`, this.#state);
     }

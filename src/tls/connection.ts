@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { X509Certificate } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
@@ -108,11 +109,14 @@ export class TlsConnection extends Duplex {
   readonly #swallow = (): void => {};
   #eofPushed = false;
   #tickets = 0;
+  /** A net.Socket hands each read to its 'data' listeners in a fresh buffer (see #receive). */
+  readonly #freshReads: boolean;
 
   /** Use {@link connectTls} instead. */
   constructor(transport: Duplex, options: ConnectTlsOptions) {
     super({ allowHalfOpen: options.allowHalfOpen ?? true });
     this.transport = transport;
+    this.#freshReads = transport instanceof Socket;
     this.#core = new ClientCore(options);
     this.handshake = new Promise<TlsConnection>((resolve, reject) => {
       this.#settle = { resolve, reject };
@@ -357,7 +361,8 @@ export class TlsConnection extends Duplex {
   #receive(chunk: Buffer): void {
     let result;
     try {
-      result = this.#core.receive(chunk);
+      // When we are its only reader, a net.Socket's read is ours: records are opened where they lie.
+      result = this.#core.receive(chunk, this.#freshReads && this.transport.listenerCount('data') === 1);
     } catch (err) {
       this.#fail(err as TlsError);
       return;

@@ -30,6 +30,13 @@ export interface NativeAead {
    */
   open(nonce: Uint8Array, aad: Uint8Array, input: Uint8Array, out: Uint8Array): number;
   /**
+   * Check and decrypt `buf` (ciphertext then tag) where it lies: for memory the caller owns.
+   *
+   * @returns the plaintext length (at the start of `buf`), or -1 when authentication fails
+   *   (`buf` then holds unspecified bytes)
+   */
+  openInPlace(nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array): number;
+  /**
    * Seal the concatenated `chunks` as TLS 1.2 records (each up to 16384 bytes) from sequence
    * number `seq` into `out`, which is exactly their size.
    *
@@ -63,8 +70,14 @@ function load(): RawAddon | null {
     status = { loaded: false, path: p, reason: 'not built (npm run build:native)' };
   } else {
     try {
-      addon = createRequire(import.meta.url)(p) as RawAddon;
-      status = { loaded: true, path: p };
+      const loaded = createRequire(import.meta.url)(p) as RawAddon;
+      // A build from an older checkout lacks newer methods: use node:crypto rather than fail later.
+      if (typeof loaded.AeadCipher?.prototype?.openInPlace !== 'function') {
+        status = { loaded: false, path: p, reason: 'out of date (npm run build:native)' };
+      } else {
+        addon = loaded;
+        status = { loaded: true, path: p };
+      }
     } catch (err) {
       status = { loaded: false, path: p, reason: `failed to load: ${(err as Error).message}` };
     }

@@ -22,6 +22,11 @@ export interface RawRecord {
   version: number;
   /** The record body (ciphertext once protection is on). */
   body: Uint8Array;
+  /**
+   * The body's memory is the taker's to overwrite (to decrypt in place): a view of a chunk pushed
+   * as owned, or a fresh join of several chunks.
+   */
+  owned: boolean;
 }
 
 const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(ContentType));
@@ -38,6 +43,8 @@ const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(ContentType));
  */
 export class RecordDeframer {
   #chunks: Uint8Array[] = [];
+  /** Whether each of `#chunks` was pushed as owned. */
+  #owned: boolean[] = [];
   #length = 0;
   /** Where a record that spans chunks is joined when the caller takes it as transient. */
   #scratch: Buffer | undefined;
@@ -51,10 +58,13 @@ export class RecordDeframer {
    * Add bytes from the transport.
    *
    * @param chunk - any number of bytes; kept by reference, so do not modify it afterwards.
+   * @param owned - the caller gives up the chunk's memory (a fresh socket read nobody else
+   *   holds): records lying in it are marked `owned`, so their bodies may be decrypted in place.
    */
-  push(chunk: Uint8Array): void {
+  push(chunk: Uint8Array, owned = false): void {
     if (chunk.length === 0) return;
     this.#chunks.push(chunk);
+    this.#owned.push(owned);
     this.#length += chunk.length;
   }
 
@@ -79,7 +89,8 @@ export class RecordDeframer {
       if (length > MAX_CIPHERTEXT) throw overflow(length);
       if (this.#length < RECORD_HEADER_LENGTH + length) return null;
       const version = (first[1] << 8) | first[2]!;
-      return { contentType, version, body: this.#take(RECORD_HEADER_LENGTH + length, transient).subarray(RECORD_HEADER_LENGTH) };
+      const owned = this.#takeOwned(RECORD_HEADER_LENGTH + length, transient);
+      return { contentType, version, body: this.#take(RECORD_HEADER_LENGTH + length, transient).subarray(RECORD_HEADER_LENGTH), owned };
     }
     if (this.#length < RECORD_HEADER_LENGTH) {
       // Check what we have of the header early: garbage should fail without waiting.
@@ -94,8 +105,14 @@ export class RecordDeframer {
     const length = (this.#peek(3) << 8) | this.#peek(4);
     if (length > MAX_CIPHERTEXT) throw overflow(length);
     if (this.#length < RECORD_HEADER_LENGTH + length) return null;
+    const owned = this.#takeOwned(RECORD_HEADER_LENGTH + length, transient);
     const record = this.#take(RECORD_HEADER_LENGTH + length, transient);
-    return { contentType, version, body: record.subarray(RECORD_HEADER_LENGTH) };
+    return { contentType, version, body: record.subarray(RECORD_HEADER_LENGTH), owned };
+  }
+
+  /** Whether the `n` bytes {@link #take} returns next will be the taker's to overwrite. */
+  #takeOwned(n: number, transient: boolean): boolean {
+    return this.#chunks[0]!.length >= n ? this.#owned[0]! : !transient;
   }
 
   #peek(i: number): number {
@@ -111,7 +128,7 @@ export class RecordDeframer {
     let out: Uint8Array;
     if (first.length >= n) {
       out = first.subarray(0, n);
-      if (first.length === n) this.#chunks.shift();
+      if (first.length === n) this.#shift();
       else this.#chunks[0] = first.subarray(n);
     } else {
       // Every byte is written below.
@@ -122,12 +139,17 @@ export class RecordDeframer {
         const k = Math.min(c.length, n - off);
         out.set(c.subarray(0, k), off);
         off += k;
-        if (k === c.length) this.#chunks.shift();
+        if (k === c.length) this.#shift();
         else this.#chunks[0] = c.subarray(k);
       }
     }
     this.#length -= n;
     return out;
+  }
+
+  #shift(): void {
+    this.#chunks.shift();
+    this.#owned.shift();
   }
 }
 

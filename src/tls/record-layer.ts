@@ -19,6 +19,7 @@ import {
   createCipheriv, createDecipheriv,
   type CipherChaCha20Poly1305, type CipherGCM, type DecipherChaCha20Poly1305, type DecipherGCM,
 } from 'node:crypto';
+import { bufferView } from '../crypto/bytes.js';
 import { InvalidArgumentError } from '../errors.js';
 import { cipherSuite, type AeadKind, type CipherSuiteInfo } from './cipher-suites.js';
 import { TlsError } from './errors.js';
@@ -196,11 +197,14 @@ export class RecordProtection {
    *
    * @param contentType - the records' content type.
    * @param chunks - the plaintext in order, any sizes; no records for no bytes.
+   * @param alloc - where the native batch goes: a buffer of at least the given length (a relay
+   *   recycles its buffers so that records waiting in a socket's queue are not garbage the heap
+   *   has to trace); default a new buffer.
    * @returns buffers whose concatenation is the records.
    * @throws TlsError `ERR_TLS_SEQUENCE_OVERFLOW` when the batch needs more sequence numbers than
    *   are left (nothing is sealed then).
    */
-  sealRecords(contentType: number, chunks: readonly Uint8Array[]): Buffer[] {
+  sealRecords(contentType: number, chunks: readonly Uint8Array[], alloc: (length: number) => Buffer = Buffer.allocUnsafe): Buffer[] {
     let length = 0;
     for (const c of chunks) length += c.length;
     const records = Math.ceil(length / MAX_PLAINTEXT);
@@ -209,7 +213,8 @@ export class RecordProtection {
     const native = this.#native;
     if (native === null) return sealEachRecord(chunks, (pieces) => this.sealPieces(contentType, pieces));
     const explicit = this.suite.explicitNonceLength;
-    const out = Buffer.allocUnsafe(length + records * (RECORD_HEADER_LENGTH + explicit + AEAD_TAG_LENGTH));
+    const size = length + records * (RECORD_HEADER_LENGTH + explicit + AEAD_TAG_LENGTH);
+    const out = alloc(size).subarray(0, size);
     native.sealTls12Records(this.#iv, explicit > 0, this.#seq, contentType, chunks, out);
     this.#seq += BigInt(records);
     return [out];
@@ -234,10 +239,12 @@ export class RecordProtection {
    * @param contentType - header content type.
    * @param version - header version.
    * @param body - the record body (explicit nonce, ciphertext, tag).
+   * @param inPlace - the caller owns `body`'s memory (a fresh socket read): with the native AEAD
+   *   it is decrypted where it lies and the plaintext is a view of it, with no copy.
    * @returns its content type and plaintext.
    * @throws TlsError as {@link RecordProtection.open}.
    */
-  openFragment(contentType: number, version: number, body: Uint8Array): OpenedRecord {
+  openFragment(contentType: number, version: number, body: Uint8Array, inPlace = false): OpenedRecord {
     if (body.length > MAX_CIPHERTEXT) {
       throw new TlsError('ERR_TLS_RECORD_OVERFLOW', 'record body exceeds 2^14 + 2048 bytes', { context: { length: body.length } });
     }
@@ -261,9 +268,11 @@ export class RecordProtection {
     }
     const native = this.#native;
     if (native !== null) {
-      // Its own buffer per record: a shared slab would let one kept record pin the others' memory.
-      const out = Buffer.allocUnsafe(ctLength + AEAD_TAG_LENGTH);
-      if (native.open(nonce, this.#additionalData(seq, contentType, version, ctLength), body.subarray(explicit), out) < 0) {
+      // Else its own buffer per record: a shared slab would let one kept record pin the others' memory.
+      const aad = this.#additionalData(seq, contentType, version, ctLength);
+      const sealed = body.subarray(explicit);
+      const out = inPlace ? bufferView(sealed) : Buffer.allocUnsafe(ctLength + AEAD_TAG_LENGTH);
+      if ((inPlace ? native.openInPlace(nonce, aad, out) : native.open(nonce, aad, sealed, out)) < 0) {
         throw new TlsError('ERR_TLS_BAD_RECORD_MAC', 'record failed authentication', { context: { seq: seq.toString() } });
       }
       this.#seq = seq + 1n;

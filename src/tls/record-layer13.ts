@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { bufferView } from '../crypto/bytes.js';
 import { InvalidArgumentError } from '../errors.js';
 import { tls13CipherSuite, type Tls13SuiteInfo } from './cipher-suites.js';
 import { TlsError } from './errors.js';
@@ -199,11 +200,13 @@ export class Tls13RecordProtection {
    * @param outerType - header content type (must be application_data).
    * @param version - header version.
    * @param body - ciphertext and tag.
+   * @param inPlace - the caller owns `body`'s memory (a fresh socket read): with the native AEAD
+   *   it is decrypted where it lies and the content is a view of it, with no copy.
    * @returns the inner content type and content.
    * @throws TlsError `ERR_TLS_UNEXPECTED_MESSAGE` for an outer type other than application_data
    *   or an all-zero inner plaintext, `ERR_TLS_RECORD_OVERFLOW`, `ERR_TLS_BAD_RECORD_MAC`.
    */
-  openFragment(outerType: number, version: number, body: Uint8Array): OpenedRecord13 {
+  openFragment(outerType: number, version: number, body: Uint8Array, inPlace = false): OpenedRecord13 {
     if (outerType !== ContentType.application_data) {
       throw new TlsError('ERR_TLS_UNEXPECTED_MESSAGE', `protected record with outer type ${outerType}`, { context: { contentType: outerType } });
     }
@@ -221,9 +224,9 @@ export class Tls13RecordProtection {
     let inner: Buffer;
     const native = this.#native;
     if (native !== null) {
-      // Its own buffer per record: a shared slab would let one kept record pin the others' memory.
-      const out = Buffer.allocUnsafe(body.length);
-      if (native.open(this.#nonceFor(seq), aad, body, out) < 0) {
+      // Else its own buffer per record: a shared slab would let one kept record pin the others' memory.
+      const out = inPlace ? bufferView(body) : Buffer.allocUnsafe(body.length);
+      if ((inPlace ? native.openInPlace(this.#nonceFor(seq), aad, out) : native.open(this.#nonceFor(seq), aad, body, out)) < 0) {
         throw new TlsError('ERR_TLS_BAD_RECORD_MAC', 'record failed authentication', { context: { seq: seq.toString() } });
       }
       inner = out.subarray(0, ctLength);

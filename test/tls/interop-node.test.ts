@@ -354,3 +354,24 @@ t.test('server-initiated renegotiation is refused with a typed error', async (t)
   await destroyed(socket);
   await srv.close();
 });
+
+t.test('records are opened in place only in a net.Socket\'s own reads: another transport\'s chunks stay as given', async (t) => {
+  const srv = await startNodeServer(rsa);
+  const raw = netConnect({ port: srv.port, host: '127.0.0.1' });
+  // A transport that keeps every chunk it hands over, and a copy to compare with later.
+  const given: Array<[Buffer, Buffer]> = [];
+  const transport = new RecordingTransport(raw);
+  const push = transport.push.bind(transport);
+  transport.push = (chunk: unknown, enc?: BufferEncoding): boolean => {
+    if (Buffer.isBuffer(chunk)) given.push([chunk, Buffer.from(chunk)]);
+    return push(chunk, enc);
+  };
+  const conn = await connectTls(transport, { serverName: 'decoy.test', ca });
+  const msg = randomBytes(200_000);
+  conn.write(msg);
+  t.same(await readBytes(conn, msg.length), msg, 'echo intact');
+  t.ok(given.length > 3, `${given.length} chunks`);
+  t.ok(given.every(([kept, copy]) => kept.equals(copy)), 'no chunk the transport handed over was overwritten');
+  conn.destroy();
+  await srv.close();
+});

@@ -118,6 +118,46 @@ t.test('opened records keep their bytes while later records are opened', async (
   t.ok(got.every((g, i) => g.equals(sent[i]!)), '60 records intact after all were opened');
 });
 
+t.test('records opened in place: the plaintext is a view of the record, tampering fails, shared bodies stay untouched', async (t) => {
+  for (const [suite, info] of CIPHER_SUITES) {
+    const key = randomBytes(info.keyLength);
+    const iv = randomBytes(info.fixedIvLength);
+    const w = new RecordProtection({ suite, key, iv, native: false });
+    const r = new RecordProtection({ suite, key, iv });
+    for (const pieces of plaintexts()) {
+      const p = Buffer.concat(pieces);
+      const rec = w.seal(23, p);
+      const shared = Buffer.from(rec);
+      const kept = r.open(shared);
+      t.ok(kept.plaintext.equals(p) && shared.equals(rec), `0x${suite.toString(16)}: a shared body is copied, not overwritten`);
+      const sealed = w.seal(23, p);
+      const body = sealed.subarray(5);
+      const opened = r.openFragment(23, 0x0303, body, true);
+      t.ok(opened.plaintext.equals(p), `0x${suite.toString(16)}: ${p.length} bytes opened in place`);
+      t.ok(p.length === 0 || opened.plaintext.buffer === sealed.buffer, 'the plaintext is a view of the record');
+    }
+    const bad = w.seal(23, Buffer.from('tampered in place'));
+    bad[bad.length - 1]! ^= 1;
+    const before = r.sequence;
+    throwsTls(t, () => r.openFragment(23, 0x0303, bad.subarray(5), true), 'ERR_TLS_BAD_RECORD_MAC');
+    t.equal(r.sequence, before, 'a failed in-place open consumes no sequence number');
+  }
+  for (const [suite, info] of TLS13_CIPHER_SUITES) {
+    const secret = randomBytes(info.hashLength);
+    const w = new Tls13RecordProtection({ suite, secret, native: false });
+    const r = new Tls13RecordProtection({ suite, secret });
+    for (const pieces of plaintexts()) {
+      const p = Buffer.concat(pieces);
+      const sealed = Buffer.concat(w.sealPieces(23, pieces, p.length < 16384 ? 5 : 0));
+      const opened = r.openFragment(23, 0x0303, sealed.subarray(5), true);
+      t.ok(opened.plaintext.equals(p) && opened.contentType === 23, `TLS 1.3 0x${suite.toString(16)}: ${p.length} bytes opened in place`);
+    }
+    const bad = w.seal(23, Buffer.from('tampered'));
+    bad[6]! ^= 0x40;
+    throwsTls(t, () => r.openFragment(23, 0x0303, bad.subarray(5), true), 'ERR_TLS_BAD_RECORD_MAC');
+  }
+});
+
 t.test('TAPDANCE_NATIVE_AEAD=0 turns the addon off and the record layer falls back', async (t) => {
   const [node, ...args] = nodeArgv(fileURLToPath(new URL('./fixtures/native-aead-status-main.ts', import.meta.url)));
   const off = JSON.parse(execFileSync(node!, args, { env: { ...process.env, TAPDANCE_NATIVE_AEAD: '0' } }).toString()) as { loaded: boolean; reason: string; recordLayerNative: boolean };

@@ -97,3 +97,20 @@ t.test('transient records that span chunks are joined in one reused buffer, with
   t.equal(seen[0]!.buffer, seen[1]!.buffer, 'the second spanning record reused the first one\'s buffer');
   t.equal(d.buffered, 0);
 });
+
+t.test('a record is owned only when its memory is the taker\'s: a view of an owned chunk or a fresh join', async (t) => {
+  const bodies = [randomBytes(40), randomBytes(3000), randomBytes(9)];
+  const bytes = Buffer.concat(bodies.map((b) => record(23, b)));
+  const cut = 45 + 1000; // the first record whole in the first chunk, the second across chunks
+  for (const owned of [false, true]) {
+    for (const transient of [false, true]) {
+      const d = new RecordDeframer();
+      d.push(bytes.subarray(0, cut), owned);
+      d.push(bytes.subarray(cut), owned);
+      const got: RawRecord[] = [];
+      for (let r = d.next(transient); r !== null; r = d.next(transient)) got.push(r);
+      t.same(got.map((r) => Buffer.from(r.body).equals(bodies[got.indexOf(r)]!)), [true, true, true], 'bytes intact');
+      t.same(got.map((r) => r.owned), [owned, !transient, owned], `pushed ${owned ? 'owned' : 'shared'}, ${transient ? 'transient' : 'kept'} takes`);
+    }
+  }
+});
