@@ -16,6 +16,7 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { RecordDeframer } from '../tls/record-deframer.js';
+import { BufferPool } from './buffer-pool.js';
 import { ContentType, AlertDescription } from '../tls/wire.js';
 import { TlsError } from '../tls/errors.js';
 import { continueTaggedSession, type StationTlsSession } from '../protocol/tag-reader.js';
@@ -34,6 +35,8 @@ export interface FlowSecrets {
 }
 
 const ALERT_WARNING = 1;
+/** Where sealed downstream records wait for the kernel, shared by all flows of the process. */
+const SEALED_BUFFERS = new BufferPool();
 /** Plaintext bytes queued on a flow before `write()` asks the writer to wait. */
 const FLOW_WRITE_HIGH_WATER = 256 * 1024;
 
@@ -113,8 +116,9 @@ export class FlowTls extends Duplex {
    */
   #writeChunks(chunks: Buffer[], callback: (err?: Error | null) => void): void {
     let parts: Buffer[];
+    let pooled: Buffer | undefined;
     try {
-      parts = this.#session.write.sealRecords(ContentType.application_data, chunks);
+      parts = this.#session.write.sealRecords(ContentType.application_data, chunks, (n) => (pooled = SEALED_BUFFERS.take(n)));
     } catch (err) {
       callback(err as Error);
       return;
@@ -126,7 +130,11 @@ export class FlowTls extends Duplex {
     }
     const s = this.socket;
     s.cork();
-    for (const p of parts) s.write(p);
+    const last = parts.length - 1;
+    for (let i = 0; i < last; i++) s.write(parts[i]);
+    // Back to the pool once the kernel has the bytes (or the write failed): nothing reads it then.
+    if (pooled === undefined) s.write(parts[last]);
+    else s.write(parts[last], () => SEALED_BUFFERS.give(pooled!));
     s.uncork();
     // write() said "full" while corked; what counts is whether the flush left data queued.
     if (s.writableLength < s.writableHighWaterMark) callback();
@@ -159,11 +167,16 @@ export class FlowTls extends Duplex {
 
   #receive(chunk: Buffer): void {
     if (this.#eof) return;
-    this.#deframer.push(chunk);
+    // The repaired socket's reads are fresh buffers and this is their only reader: records are
+    // opened where they lie (with the native AEAD), without a copy.
+    this.#deframer.push(chunk, this.socket.listenerCount('data') === 1);
+    // node:crypto is done with each body at once: a record across reads may be joined in a reused
+    // buffer. The native AEAD opens a fresh join in place, saving the copy out of a reused one.
+    const transient = !this.#session.read.native;
     let more = true;
     try {
-      for (let raw = this.#deframer.next(true); raw !== null; raw = this.#deframer.next(true)) {
-        const { contentType, plaintext } = this.#session.read.openFragment(raw.contentType, raw.version, raw.body);
+      for (let raw = this.#deframer.next(transient); raw !== null; raw = this.#deframer.next(transient)) {
+        const { contentType, plaintext } = this.#session.read.openFragment(raw.contentType, raw.version, raw.body, raw.owned);
         if (contentType === ContentType.application_data) {
           this.bytesIn += plaintext.length;
           if (plaintext.length > 0) more = this.push(plaintext);

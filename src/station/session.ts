@@ -29,6 +29,7 @@ import {
   type ClientConf, type ClientToStation,
 } from '../protocol/messages.js';
 import type { FlowTls } from './flow-tls.js';
+import { readCovert } from './covert.js';
 import { StationStats } from './stats.js';
 
 /** Station → client data frames carry at most this much (what the public station wrote). */
@@ -109,7 +110,7 @@ export class StationSession {
     this.#covert = covert;
     this.#env = env;
     this.#onEnd = onEnd;
-    covert.on('data', (chunk: Buffer) => this.#fromCovert(chunk));
+    readCovert(covert, (chunk, transient) => this.#fromCovert(chunk, transient));
     covert.on('end', () => this.#covertEnd());
     covert.on('error', (err) => {
       env.log.info({ session: label, err: (err as NodeJS.ErrnoException).code ?? err.message }, 'covert stream failed');
@@ -251,15 +252,16 @@ export class StationSession {
     return last !== undefined && !last.closingDown ? last : undefined;
   }
 
-  #fromCovert(chunk: Buffer): void {
+  /** Covert bytes; `transient` ones (covert.ts's shared read buffer) are copied where kept. */
+  #fromCovert(chunk: Buffer, transient: boolean): void {
     this.#env.stats.bytesDown += chunk.length;
     const flow = this.#activeFlow();
     if (flow !== undefined) {
-      this.#writeData(flow, chunk);
+      this.#writeData(flow, chunk, false, transient);
       return;
     }
     this.#carryToPending();
-    this.#pendingDown.push(chunk);
+    this.#pendingDown.push(transient ? Buffer.from(chunk) : chunk);
     this.#pendingDownBytes += chunk.length;
     if (this.#pendingDownBytes >= this.#env.bufferBytes) this.#covert.pause();
   }
@@ -268,8 +270,16 @@ export class StationSession {
    * Frame `data` after the carried bytes as full data frames; a shorter tail waits in the carry
    * (until the next read or {@link #flushCarry}) unless `flush`. Each frame goes to FlowTls as its
    * header and views of the data, which it seals without a copy.
+   *
+   * `transient` data is valid only during this call. FlowTls seals what it is given at once when
+   * nothing waits in it (its writes are then synchronous); otherwise the data is copied first, as
+   * is any tail left in the carry.
    */
-  #writeData(flow: ActiveFlow, data: Buffer, flush = false): void {
+  #writeData(flow: ActiveFlow, data: Buffer, flush = false, transient = false): void {
+    if (transient && flow.tls.writableLength > 0) {
+      data = Buffer.from(data);
+      transient = false;
+    }
     const carry = this.#carry;
     if (data.length > 0) {
       carry.push(data);
@@ -295,6 +305,9 @@ export class StationSession {
       this.#carryBytes -= n;
     }
     tls.uncork();
+    if (transient) {
+      for (let i = 0; i < carry.length; i++) if (carry[i]!.buffer === data.buffer) carry[i] = Buffer.from(carry[i]!);
+    }
     if (this.#carryBytes > 0) {
       this.#carryFlush ??= setImmediate(() => {
         this.#carryFlush = undefined;

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { dial, createConnection } from '../../src/client/dial.js';
 import { ClientError } from '../../src/client/errors.js';
 import { openFlow } from '../../src/client/flow.js';
@@ -186,5 +187,38 @@ t.test('setTimeout: covert traffic keeps the socket from timing out; idleness th
   socket.write('after disabling');
   await new Promise((r) => setTimeout(r, 700));
   t.equal(timeouts, 2, 'setTimeout(0) disables it');
+  socket.destroy();
+});
+
+t.test('a covert server faster than a paused client: the station holds its reads back and loses nothing', async (t) => {
+  // The station reads covert bytes into one shared buffer and seals them at once; while the
+  // client's flow is backed up they must be copied instead (src/station/session.ts #writeData).
+  const data = randomBytes(12 << 20);
+  const source = createServer((s) => {
+    s.on('error', () => {});
+    s.end(data);
+  });
+  await new Promise<void>((r) => source.listen(0, '127.0.0.1', r));
+  const sourcePort = (source.address() as AddressInfo).port;
+  const fast = await startLoopbackPath({}, [sourcePort]);
+  t.teardown(async () => {
+    await fast.close();
+    source.close();
+  });
+  const socket = await dial({ ...fast.dialOptions, target: `127.0.0.1:${sourcePort}` });
+  const chunks: Buffer[] = [];
+  let stalls = 0;
+  socket.on('data', (c: Buffer) => {
+    chunks.push(c);
+    if (chunks.length % 64 === 0) {
+      stalls++;
+      socket.pause();
+      setTimeout(() => socket.resume(), 40);
+    }
+  });
+  socket.end();
+  await once(socket, 'end');
+  t.ok(stalls >= 5, `the client stalled ${stalls} times`);
+  t.equal(createHash('sha256').update(Buffer.concat(chunks)).digest('hex'), createHash('sha256').update(data).digest('hex'), '12 MiB intact');
   socket.destroy();
 });
