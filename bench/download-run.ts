@@ -1,9 +1,14 @@
 /**
  * What the e2e download helpers (`*-download-main.ts`) share: they run in the testbed's client
  * namespace, pin themselves to the CPU in `BENCH_CPU` when it is set, download the warm-up path
- * untimed when given, {@link WARMUPS} times (a long-lived client, as Tor or Psiphon keep their
- * transport running, has its code compiled: one warm-up leaves a TapDance dial at ~13 ms of CPU,
- * three at ~4 ms), then time the real download and print one JSON line.
+ * untimed when given, {@link WARMUPS} times, then time the real download and print one JSON line.
+ *
+ * A running client (Tor's or Psiphon's transport stays up for hours) has its hot code optimised.
+ * A few small warm-ups do not get there: after three 256 KiB downloads V8 (`--trace-opt`) was
+ * still compiling the record path with TurboFan during the timed download, on the client's CPU,
+ * and after a single large one each new connection still deoptimised code that the previous one
+ * had optimised (new object shapes, paths not yet taken). So a running client has done the same
+ * download {@link WARMUPS} times.
  *
  * @module
  */
