@@ -53,6 +53,26 @@ async function pinNamespaces(namespaces: readonly string[], cpus: string): Promi
   }
 }
 
+/** CPU time (all threads, user and system) used so far by the processes in `namespaces`, in ms. */
+async function namespaceCpuMs(namespaces: readonly string[]): Promise<number> {
+  const run = promisify(execFile);
+  const tick = 1000 / 100; // USER_HZ
+  let ms = 0;
+  for (const ns of namespaces) {
+    const { stdout } = await run('ip', ['netns', 'pids', ns]);
+    for (const pid of stdout.split('\n').filter((l) => /^\d+$/.test(l.trim()))) {
+      try {
+        const stat = readFileSync(`/proc/${pid.trim()}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ms += (Number(fields[11]) + Number(fields[12])) * tick; // utime, stime
+      } catch {
+        // it exited
+      }
+    }
+  }
+  return ms;
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) {
     console.log('bench:e2e needs root (network namespaces); skipped');
@@ -104,9 +124,18 @@ async function main(): Promise<void> {
       await pinNamespaces(serverNamespaces, layout === 'separate' ? '1' : `0-${cpus - 1}`);
       const clientCpu = layout === 'separate' ? '0' : undefined;
       const best = { tapdance: { warm: 0, cold: 0, data: 0 }, https: { warm: 0, cold: 0, data: 0 }, own: { warm: 0, cold: 0, data: 0 } };
+      // CPU per download: the client's (timed download only), and what serves it: the station
+      // and the covert nginx for TapDance, the decoy nginx for plain TLS (whole helper run).
+      const cpu = { tapdance: Infinity, https: Infinity, own: Infinity, station: Infinity, covert: Infinity, decoy: Infinity };
       for (let i = 0; i < RUNS; i++) {
         for (const kind of ['tapdance', 'https', 'own'] as const) {
+          const before = await Promise.all([namespaceCpuMs([path.tb.names.station]), namespaceCpuMs([path.tb.names.covert]), namespaceCpuMs(path.tb.names.decoys)]);
           const warm = await download(kind, true, clientCpu);
+          const after = await Promise.all([namespaceCpuMs([path.tb.names.station]), namespaceCpuMs([path.tb.names.covert]), namespaceCpuMs(path.tb.names.decoys)]);
+          const per = (j: number): number => (after[j]! - before[j]!) / (WARMUPS + 1);
+          if (kind === 'tapdance') [cpu.station, cpu.covert] = [Math.min(cpu.station, per(0)), Math.min(cpu.covert, per(1))];
+          if (kind === 'https') cpu.decoy = Math.min(cpu.decoy, per(2));
+          cpu[kind] = Math.min(cpu[kind], warm.cpuMs ?? Infinity);
           const cold = await download(kind, false, clientCpu);
           const b = best[kind];
           b.warm = Math.max(b.warm, mbps(warm.ms));
@@ -122,7 +151,10 @@ async function main(): Promise<void> {
         `first to last byte ${(td.data / best.https.data).toFixed(2)}; ` +
         `this project's TLS client ${best.own.warm.toFixed(0)} Mbit/s (TapDance/own ${(td.warm / best.own.warm).toFixed(2)}: the station path alone)\n` +
         `  fresh processes (connect includes loading and compiling the code): TapDance ${td.cold.toFixed(0)} Mbit/s, ` +
-        `Node https ${best.https.cold.toFixed(0)} Mbit/s, ratio ${(td.cold / best.https.cold).toFixed(2)}`);
+        `Node https ${best.https.cold.toFixed(0)} Mbit/s, ratio ${(td.cold / best.https.cold).toFixed(2)}\n` +
+        `  CPU per download (least of ${RUNS}, running): client TapDance ${cpu.tapdance.toFixed(0)} ms, this project's TLS ${cpu.own.toFixed(0)} ms, ` +
+        `Node https ${cpu.https.toFixed(0)} ms; station ${cpu.station.toFixed(0)} ms and covert nginx ${cpu.covert.toFixed(0)} ms per download relayed, ` +
+        `decoy nginx ${cpu.decoy.toFixed(0)} ms per download served over TLS (10 ms ticks)`);
     }
     await pinNamespaces(serverNamespaces, `0-${cpus - 1}`);
     let bestCurl = 0;
