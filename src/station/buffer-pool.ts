@@ -6,15 +6,18 @@
  * the heap over and over (a quarter of a warm station's CPU went to concurrent marking while
  * relaying a 64 MiB download). Buffers handed back once written are reused instead.
  *
- * Sizes are powers of two from 16 KiB to 512 KiB, so a buffer in flight wastes at most half its
- * bytes; larger requests get a plain buffer. Each size keeps at most a few idle buffers, so an
- * idle station holds little.
+ * Sizes are powers of two from 16 KiB to 512 KiB plus 2 KiB, room for the records' headers and
+ * tags, so that the usual batch (one 64 KiB covert read as four full records) fits the 64 KiB
+ * size and a buffer in flight wastes at most about half its bytes; larger requests get a plain
+ * buffer. Each size keeps at most a few idle buffers, so an idle station holds little.
  *
  * @module
  */
 
 const MIN_SHIFT = 14; // 16 KiB
 const MAX_SHIFT = 19; // 512 KiB
+/** Added to each power of two: 29 bytes per 16 KiB record is at most 928 bytes at 512 KiB. */
+const SLACK = 2048;
 
 /** A pool of output buffers by power-of-two size. */
 export class BufferPool {
@@ -34,9 +37,9 @@ export class BufferPool {
    * @param length - bytes needed
    */
   take(length: number): Buffer {
-    const shift = Math.max(MIN_SHIFT, 32 - Math.clz32(Math.max(1, length) - 1));
+    const shift = Math.max(MIN_SHIFT, 32 - Math.clz32(Math.max(1, length - SLACK) - 1));
     if (shift > MAX_SHIFT) return Buffer.allocUnsafe(length);
-    return this.#free[shift - MIN_SHIFT]!.pop() ?? Buffer.allocUnsafeSlow(1 << shift);
+    return this.#free[shift - MIN_SHIFT]!.pop() ?? Buffer.allocUnsafeSlow((1 << shift) + SLACK);
   }
 
   /**
@@ -44,9 +47,9 @@ export class BufferPool {
    * Buffers of other sizes, and views, are ignored.
    */
   give(buf: Buffer): void {
-    if (buf.byteOffset !== 0 || buf.length !== buf.buffer.byteLength) return;
-    const shift = 31 - Math.clz32(buf.length);
-    if (buf.length !== 1 << shift || shift < MIN_SHIFT || shift > MAX_SHIFT) return;
+    if (buf.byteOffset !== 0 || buf.length !== buf.buffer.byteLength || buf.length <= SLACK) return;
+    const shift = 31 - Math.clz32(buf.length - SLACK);
+    if (buf.length !== (1 << shift) + SLACK || shift < MIN_SHIFT || shift > MAX_SHIFT) return;
     const list = this.#free[shift - MIN_SHIFT]!;
     if (list.length < this.#keep) list.push(buf);
   }
@@ -57,7 +60,7 @@ export class BufferPool {
     let bytes = 0;
     for (const [i, list] of this.#free.entries()) {
       buffers += list.length;
-      bytes += list.length << (i + MIN_SHIFT);
+      bytes += list.length * ((1 << (i + MIN_SHIFT)) + SLACK);
     }
     return { buffers, bytes };
   }
