@@ -14,7 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
 /** Untimed warm-up downloads before the timed one, when a warm-up path is given. */
@@ -32,12 +32,23 @@ export interface DownloadResult {
 }
 
 /**
- * Read and hash a response body (as examples/fetch-page does) and time it from `started`.
+ * GET with `request` (node:http's or node:https's) and read and hash the body (as
+ * examples/fetch-page does), timed from this call, which opens the connection.
  *
- * @param res - the response
- * @param started - `performance.now()` when the connection began
+ * @param request - `http.request` or `https.request`
+ * @param options - the request; `createConnection` or `lookup` say where it goes
  */
-export function hashBody(res: IncomingMessage, started: number): Promise<DownloadResult> {
+export function timedGet<O extends RequestOptions>(request: (options: O, onResponse: (res: IncomingMessage) => void) => ClientRequest,
+  options: O): Promise<DownloadResult> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(options, (res) => hashBody(res, started).then(resolve, reject));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function hashBody(res: IncomingMessage, started: number): Promise<DownloadResult> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
     let bytes = 0;

@@ -42,27 +42,31 @@ const DELAYS_MS = (process.env.BENCH_E2E_DELAY_MS ?? '10,50').split(',').map(Num
 /** Untimed downloads through the station before the timed ones (see main). */
 const STATION_WARMUPS = 4;
 
+const run = promisify(execFile);
+
+/** The process ids in the testbed's network namespace `ns`. */
+async function namespacePids(ns: string): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'pids', ns]);
+  return stdout.split('\n').map((l) => l.trim()).filter((l) => /^\d+$/.test(l));
+}
+
 /** Pin every process (and thread) in the testbed's `namespaces` to `cpus` (a taskset list). */
 async function pinNamespaces(namespaces: readonly string[], cpus: string): Promise<void> {
-  const run = promisify(execFile);
   for (const ns of namespaces) {
-    const { stdout } = await run('ip', ['netns', 'pids', ns]);
-    for (const pid of stdout.split('\n').filter((l) => /^\d+$/.test(l.trim()))) {
-      await run('taskset', ['-a', '-p', '-c', cpus, pid.trim()]).catch(() => {}); // it may have exited
+    for (const pid of await namespacePids(ns)) {
+      await run('taskset', ['-a', '-p', '-c', cpus, pid]).catch(() => {}); // it may have exited
     }
   }
 }
 
 /** CPU time (all threads, user and system) used so far by the processes in `namespaces`, in ms. */
 async function namespaceCpuMs(namespaces: readonly string[]): Promise<number> {
-  const run = promisify(execFile);
   const tick = 1000 / 100; // USER_HZ
   let ms = 0;
   for (const ns of namespaces) {
-    const { stdout } = await run('ip', ['netns', 'pids', ns]);
-    for (const pid of stdout.split('\n').filter((l) => /^\d+$/.test(l.trim()))) {
+    for (const pid of await namespacePids(ns)) {
       try {
-        const stat = readFileSync(`/proc/${pid.trim()}/stat`, 'utf8');
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         ms += (Number(fields[11]) + Number(fields[12])) * tick; // utime, stime
       } catch {

@@ -8,21 +8,18 @@
  *
  * @module
  */
-import { get } from 'node:https';
+import { request } from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { hashBody, runDownload, type DownloadResult } from './download-run.js';
+import { runDownload, timedGet, type DownloadResult } from './download-run.js';
 
 const [url, caFile, servername, address, warmup] = process.argv.slice(2) as [string, string, string, string, string | undefined];
 const ca = readFileSync(caFile, 'utf8');
 
 function download(target: string): Promise<DownloadResult> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    get(target, {
-      ca, servername, agent: false,
-      lookup: (_h, _o, cb) => cb(null, [{ address, family: 4 }] as never, 4),
-    }, (res) => hashBody(res, started).then(resolve, reject)).on('error', reject);
+  return timedGet(request, {
+    ...urlToHttpOptions(new URL(target)), ca, servername, agent: false,
+    lookup: (_h, _o, cb) => cb(null, [{ address, family: 4 }] as never, 4),
   });
 }
 

@@ -10,22 +10,16 @@
  */
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { createConnection } from '../src/index.js';
-import { hashBody, runDownload, type DownloadResult } from './download-run.js';
+import { runDownload, timedGet, type DownloadResult } from './download-run.js';
 
 const [path, clientConfPath, caFile, target, warmup] = process.argv.slice(2) as [string, string, string, string, string | undefined];
 const ca = readFileSync(caFile, 'utf8');
 
 function download(p: string): Promise<DownloadResult> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: target.replace(/:\d+$/, ''), path: p,
-      createConnection: () => createConnection({ clientConfPath, target, tls: { ca } }),
-    }, (res) => hashBody(res, started).then(resolve, reject));
-    req.on('error', reject);
-    req.end();
+  return timedGet(request, {
+    host: target.replace(/:\d+$/, ''), path: p,
+    createConnection: () => createConnection({ clientConfPath, target, tls: { ca } }),
   });
 }
 

@@ -14,31 +14,25 @@ import { connect } from 'node:net';
 import { request, type RequestOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { connectTls } from '../src/tls/connection.js';
-import { hashBody, runDownload, type DownloadResult } from './download-run.js';
+import { runDownload, timedGet, type DownloadResult } from './download-run.js';
 
 const [path, caFile, servername, address, warmup] = process.argv.slice(2) as [string, string, string, string, string | undefined];
 const ca = readFileSync(caFile, 'utf8');
 
 function download(target: string): Promise<DownloadResult> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: servername, path: target,
-      // Node's http client over our TLS connection: the same HTTP parsing as the other clients.
-      createConnection: (_o: unknown, done: (err: Error | null, socket?: Duplex) => void) => {
-        const tcp = connect({ host: address, port: 443, noDelay: true });
-        tcp.once('error', done);
-        tcp.once('connect', () => {
-          connectTls(tcp, { serverName: servername, ca }).then((tls) => done(null, tls), done);
-        });
-        return undefined;
-      },
-    } as unknown as RequestOptions, (res) => hashBody(res, started).then(resolve, reject));
-    req.on('error', reject);
-    req.end();
-  });
+  return timedGet(request, {
+    host: servername, path: target,
+    // Node's http client over our TLS connection: the same HTTP parsing as the other clients.
+    createConnection: (_o: unknown, done: (err: Error | null, socket?: Duplex) => void) => {
+      const tcp = connect({ host: address, port: 443, noDelay: true });
+      tcp.once('error', done);
+      tcp.once('connect', () => {
+        connectTls(tcp, { serverName: servername, ca }).then((tls) => done(null, tls), done);
+      });
+      return undefined;
+    },
+  } as unknown as RequestOptions);
 }
 
 await runDownload(path, warmup, download).catch((err: Error) => {

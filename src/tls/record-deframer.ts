@@ -88,9 +88,7 @@ export class RecordDeframer {
       const length = (first[3]! << 8) | first[4]!;
       if (length > MAX_CIPHERTEXT) throw overflow(length);
       if (this.#length < RECORD_HEADER_LENGTH + length) return null;
-      const version = (first[1] << 8) | first[2]!;
-      const owned = this.#takeOwned(RECORD_HEADER_LENGTH + length, transient);
-      return { contentType, version, body: this.#take(RECORD_HEADER_LENGTH + length, transient).subarray(RECORD_HEADER_LENGTH), owned };
+      return this.#takeRecord(contentType, (first[1] << 8) | first[2]!, length, transient);
     }
     if (this.#length < RECORD_HEADER_LENGTH) {
       // Check what we have of the header early: garbage should fail without waiting.
@@ -105,14 +103,15 @@ export class RecordDeframer {
     const length = (this.#peek(3) << 8) | this.#peek(4);
     if (length > MAX_CIPHERTEXT) throw overflow(length);
     if (this.#length < RECORD_HEADER_LENGTH + length) return null;
-    const owned = this.#takeOwned(RECORD_HEADER_LENGTH + length, transient);
-    const record = this.#take(RECORD_HEADER_LENGTH + length, transient);
-    return { contentType, version, body: record.subarray(RECORD_HEADER_LENGTH), owned };
+    return this.#takeRecord(contentType, version, length, transient);
   }
 
-  /** Whether the `n` bytes {@link #take} returns next will be the taker's to overwrite. */
-  #takeOwned(n: number, transient: boolean): boolean {
-    return this.#chunks[0]!.length >= n ? this.#owned[0]! : !transient;
+  /** Take the buffered record whose header says `length`, noting whether its memory is the taker's. */
+  #takeRecord(contentType: number, version: number, length: number, transient: boolean): RawRecord {
+    const n = RECORD_HEADER_LENGTH + length;
+    // A view of the first chunk is as owned as that chunk; a join is fresh unless transient.
+    const owned = this.#chunks[0]!.length >= n ? this.#owned[0]! : !transient;
+    return { contentType, version, body: this.#take(n, transient).subarray(RECORD_HEADER_LENGTH), owned };
   }
 
   #peek(i: number): number {
